@@ -1,0 +1,82 @@
+"""Chunk layouts for images.
+
+The default is the *volume layout*: whole volumes times a block of time
+points, about :data:`TARGET_CHUNK_BYTES` each. It reads NIfTI sequentially,
+and smoothing needs no halo in it. Volumes too large for one chunk are split
+spatially, one time point per chunk.
+
+Examples
+--------
+>>> volume_layout((40, 64, 64, 1452), "int16")
+((40,), (64,), (64,), (204, 204, 204, 204, 204, 204, 204, 24))
+>>> parse_chunks("t=100", 4)
+{'t': 100}
+"""
+
+import dask.array as da
+import numpy as np
+
+from roidask.errors import ParameterError
+from roidask.grid import SPATIAL_DIMS, TIME_DIM
+
+TARGET_CHUNK_BYTES = 64 * 2**20
+
+
+def volume_layout(shape, dtype, target_bytes=TARGET_CHUNK_BYTES):
+    """Default chunks for an image of ``shape`` and ``dtype``."""
+    itemsize = np.dtype(dtype).itemsize
+    volume_bytes = int(np.prod(shape[:3])) * itemsize
+    if volume_bytes <= target_bytes:
+        spatial = tuple((n,) for n in shape[:3])
+        if len(shape) == 3:
+            return spatial
+        per_chunk = max(1, min(shape[3], target_bytes // volume_bytes))
+        return spatial + da.core.normalize_chunks((per_chunk,), (shape[3],))
+    spec = ("auto", "auto", "auto") + ((1,) if len(shape) == 4 else ())
+    return da.core.normalize_chunks(spec, shape, limit=target_bytes, dtype=np.dtype(dtype))
+
+
+def parse_chunks(spec, ndim):
+    """Turn a user chunk spec into what dask accepts.
+
+    Accepts ``None`` or ``"auto"`` (volume layout, returned as ``None``), a
+    dict keyed by dim name, a tuple, or a string: ``"t=100"``,
+    ``"i=32,j=32,k=32,t=1"`` or ``"40,64,64,100"``.
+    """
+    if spec is None or spec == "auto":
+        return None
+    dims = SPATIAL_DIMS + ((TIME_DIM,) if ndim == 4 else ())
+    if isinstance(spec, str):
+        parts = [p.strip() for p in spec.split(",") if p.strip()]
+        try:
+            if all("=" in p for p in parts):
+                spec = {k.strip(): int(v) for k, v in (p.split("=", 1) for p in parts)}
+            else:
+                spec = tuple(int(p) for p in parts)
+        except ValueError:
+            raise ParameterError(
+                "chunks", "sizes like '40,64,64,100' or 't=100' or 'i=32,j=32,k=32,t=1'", spec
+            ) from None
+    if isinstance(spec, dict):
+        unknown = set(spec) - set(dims)
+        if unknown:
+            raise ParameterError("chunks", f"keys among {dims}", sorted(unknown))
+        return spec
+    if isinstance(spec, (tuple, list)) and len(spec) == len(dims):
+        return dict(zip(dims, spec))
+    raise ParameterError("chunks", f"{len(dims)} sizes for dims {dims}", spec)
+
+
+def resolve_chunks(spec, shape, dtype):
+    """Full chunk tuple for ``shape`` from a user spec (volume layout by default)."""
+    default = volume_layout(shape, dtype)
+    parsed = parse_chunks(spec, len(shape))
+    if parsed is None:
+        return default
+    dims = SPATIAL_DIMS + ((TIME_DIM,) if len(shape) == 4 else ())
+    merged = tuple(parsed.get(dim, default[axis]) for axis, dim in enumerate(dims))
+    merged = tuple(-1 if c is None else c for c in merged)
+    try:
+        return da.core.normalize_chunks(merged, shape, dtype=np.dtype(dtype))
+    except ValueError as err:
+        raise ParameterError("chunks", f"positive sizes for {dims}", spec) from err

@@ -1,0 +1,43 @@
+"""Exception classes whose messages say what is wrong and how to fix it.
+
+Every error roidask raises for bad input derives from :class:`RoidaskError`,
+so the command line can print it as one line and exit non-zero, while
+library users can catch one class.
+"""
+
+
+class RoidaskError(ValueError):
+    """Base class of the errors roidask raises for bad input or parameters."""
+
+
+class InputFileError(RoidaskError):
+    """An input file is missing, unreadable, corrupt or of the wrong kind."""
+
+    def __init__(self, path, problem, fix=None):
+        self.path, self.problem, self.fix = str(path), problem, fix
+        message = f"{path}: {problem}"
+        if fix:
+            message += f"; {fix}"
+        super().__init__(message)
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.problem, self.fix))
+
+
+class GridMismatchError(RoidaskError):
+    """Two images that must share a voxel grid do not."""
+
+
+class ParameterError(RoidaskError):
+    """A parameter has a wrong type or value ("expected X, got Y")."""
+
+    def __init__(self, name, expected, got):
+        self.name, self.expected, self.got = name, expected, got
+        super().__init__(f"{name}: expected {expected}, got {got!r}")
+
+    def __reduce__(self):
+        return (type(self), (self.name, self.expected, self.got))
+
+
+class NotAnImageError(RoidaskError):
+    """An object is not a roidask image (an xarray.DataArray on a voxel grid)."""

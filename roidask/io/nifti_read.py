@@ -1,0 +1,187 @@
+"""Lazy reading of NIfTI-1/2 files (``.nii`` and ``.nii.gz``) with nibabel.
+
+A :class:`NiftiArray` stands for the voxel data of one file. It reports the
+true dtype before anything is read (scaled integers read as float64, as
+nibabel returns them), pickles as a few numbers so dask can send it to
+distributed workers, and reads through one nibabel image per process, kept
+open, so reads of a ``.nii.gz`` share one ``indexed_gzip`` seek index.
+"""
+
+import gzip
+import os
+import struct
+import threading
+import zlib
+from pathlib import Path
+
+import dask.array as da
+import nibabel as nib
+import numpy as np
+from dask.base import tokenize
+
+from roidask.chunks import resolve_chunks
+from roidask.errors import InputFileError
+from roidask.grid import new_image
+
+_OPEN_IMAGES = {}
+_OPEN_LOCK = threading.Lock()
+TIME_UNIT_SECONDS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
+
+
+def _file_key(path):
+    stat = os.stat(path)
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _cached_image(path):
+    key = _file_key(path)
+    with _OPEN_LOCK:
+        image = _OPEN_IMAGES.get(key)
+        if image is None:
+            image = nib.load(path, keep_file_open=True, mmap=False)
+            _OPEN_IMAGES[key] = image
+    return image
+
+
+class NiftiArray:
+    """Array-like view of a NIfTI file's voxels, for ``dask.array.from_array``.
+
+    Examples
+    --------
+    >>> import numpy as np, nibabel as nib, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.nii")
+    >>> nib.save(nib.Nifti1Image(np.ones((2, 2, 2), "int16"), np.eye(4)), path)
+    >>> arr = NiftiArray(path, (2, 2, 2), "int16")
+    >>> arr[:, :, 0].sum()
+    np.int64(4)
+    """
+
+    def __init__(self, path, shape, dtype):
+        self.path = str(path)
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, key):
+        image = _cached_image(self.path)
+        if not isinstance(key, tuple):
+            key = (key,)
+        # files stored with extra trailing singleton dims are read through them
+        key = key + (0,) * (len(image.shape) - self.ndim)
+        try:
+            block = image.dataobj[key]
+        except (EOFError, OSError, zlib.error, ValueError) as err:
+            raise InputFileError(
+                self.path, f"could not read voxel data ({err})", "the file is truncated or corrupt"
+            ) from None
+        return np.asarray(block, dtype=self.dtype)
+
+    def __reduce__(self):
+        return (NiftiArray, (self.path, self.shape, self.dtype.str))
+
+
+def _gzip_size_ok(path, expected):
+    """Check that a gzip file holds at least ``expected`` bytes.
+
+    The trailer stores the uncompressed size mod 2**32; when it disagrees
+    (truncated files, or multi-member archives), decompress once to be sure.
+    """
+    with open(path, "rb") as f:
+        f.seek(-4, os.SEEK_END)
+        (trailer,) = struct.unpack("<I", f.read(4))
+    if trailer == expected % 2**32:
+        return True
+    total = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while chunk := stream.read(2**24):
+                total += len(chunk)
+    except (EOFError, OSError, zlib.error):
+        return False
+    return total >= expected
+
+
+def open_nifti_header(path):
+    """Open a NIfTI file's header, checking that the data it promises is there.
+
+    Returns the nibabel image (data not read). Raises :class:`InputFileError`
+    for a missing file, a non-NIfTI file, a 5D image or a truncated file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "no such file", "check the path")
+    if path.is_dir():
+        raise InputFileError(path, "is a directory, not a NIfTI file")
+    try:
+        image = nib.load(path, mmap=False)
+    except (nib.filebasedimages.ImageFileError, EOFError, OSError, zlib.error, ValueError) as err:
+        raise InputFileError(
+            path, f"is not a readable NIfTI image ({type(err).__name__}: {err})",
+            "give a .nii or .nii.gz file, or a roidask .zarr store",
+        ) from None
+    if not isinstance(image, (nib.Nifti1Image, nib.Nifti2Image)):
+        raise InputFileError(path, f"is a {type(image).__name__}, not NIfTI", "convert it to NIfTI")
+    shape = image.shape
+    if len(shape) > 4 and any(n != 1 for n in shape[4:]):
+        raise InputFileError(
+            path, f"has {len(shape)} dimensions {shape}; roidask reads 3D and 4D images",
+            "split it into 4D images, one per 5th-axis index",
+        )
+    if len(shape) < 3:
+        raise InputFileError(path, f"has {len(shape)} dimensions {shape}; expected 3D or 4D")
+    offset = int(image.dataobj.offset)
+    expected = offset + int(np.prod(shape)) * image.get_data_dtype().itemsize
+    if str(path).endswith(".gz"):
+        complete = _gzip_size_ok(path, expected)
+    else:
+        complete = path.stat().st_size >= expected
+    if not complete:
+        raise InputFileError(
+            path, f"is truncated or corrupt: the header promises {expected} bytes of data",
+            "re-copy or re-create the file",
+        )
+    return image
+
+
+def scaled_dtype(image):
+    """The dtype voxel values have once scl_slope / scl_inter are applied."""
+    raw = image.get_data_dtype()
+    slope, inter = image.dataobj.slope, image.dataobj.inter
+    if (slope is None or slope == 1.0) and (inter is None or inter == 0.0):
+        return np.dtype(raw)
+    return np.dtype(np.float64)
+
+
+def nifti_header_facts(image):
+    """Units, TR and sform/qform codes of a NIfTI header, as plain values."""
+    header = image.header
+    xyz_units, t_units = header.get_xyzt_units()
+    facts = {
+        "xyz_units": xyz_units,
+        "t_units": t_units,
+        "sform_code": int(header["sform_code"]),
+        "qform_code": int(header["qform_code"]),
+    }
+    if len(image.shape) >= 4:
+        t_r = float(header.get_zooms()[3]) * TIME_UNIT_SECONDS.get(t_units, 1.0)
+        if t_r > 0:
+            facts["t_r"] = t_r
+    return facts
+
+
+def load_nifti(path, chunks=None):
+    """Open a NIfTI file as a lazy roidask image (nothing is read)."""
+    image = open_nifti_header(path)
+    shape = image.shape[:4]
+    dtype = scaled_dtype(image)
+    array = NiftiArray(Path(path).resolve(), shape, dtype)
+    chunks = resolve_chunks(chunks, shape, dtype)
+    name = "nifti-" + tokenize(_file_key(array.path), chunks)
+    data = da.from_array(array, chunks=chunks, name=name, asarray=False, meta=np.array((), dtype))
+    facts = nifti_header_facts(image)
+    time_coords = None
+    if len(shape) == 4 and "t_r" in facts:
+        time_coords = {"time": np.arange(shape[3]) * facts["t_r"]}
+    img = new_image(data, image.affine, header=facts, time_coords=time_coords)
+    img.attrs["source"] = str(path)
+    return img

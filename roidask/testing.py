@@ -1,0 +1,64 @@
+"""Tools for testing code built on roidask images.
+
+Examples
+--------
+>>> import numpy as np
+>>> img = random_image((4, 5, 6), chunks=2)
+>>> with raise_if_dask_computes():
+...     doubled = img * 2
+>>> assert_image_close(doubled, img + img)
+"""
+
+import contextlib
+
+import dask
+import numpy as np
+
+from roidask.grid import as_image, image_affine, new_image
+
+
+class ComputeCounter:
+    """A dask scheduler that counts computes and raises past ``max_computes``."""
+
+    def __init__(self, max_computes=0):
+        self.max_computes = max_computes
+        self.total_computes = 0
+
+    def __call__(self, dsk, keys, **kwargs):
+        self.total_computes += 1
+        if self.total_computes > self.max_computes:
+            raise RuntimeError(
+                f"too many dask computes: {self.total_computes} > {self.max_computes}"
+            )
+        return dask.get(dsk, keys, **kwargs)
+
+
+@contextlib.contextmanager
+def raise_if_dask_computes(max_computes=0):
+    """Within the block, computing any dask graph raises RuntimeError."""
+    counter = ComputeCounter(max_computes)
+    with dask.config.set(scheduler=counter):
+        yield counter
+
+
+def random_image(shape, *, affine=None, chunks=None, dtype="float32", seed=0, header=None):
+    """A random image (dask-backed when ``chunks`` is given) for tests."""
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal(shape).astype(dtype)
+    if affine is None:
+        affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    img = new_image(values, affine, header=header)
+    return img.chunk(chunks) if chunks is not None else img
+
+
+def assert_image_close(actual, desired, rtol=1e-5, atol=1e-6, equal_dtype=False):
+    """Assert two images share the grid and have close values (NaNs equal)."""
+    actual, desired = as_image(actual, "actual"), as_image(desired, "desired")
+    assert actual.shape == desired.shape, f"shapes differ: {actual.shape} vs {desired.shape}"
+    np.testing.assert_allclose(image_affine(actual), image_affine(desired), atol=1e-5)
+    if equal_dtype:
+        assert actual.dtype == desired.dtype, f"dtypes differ: {actual.dtype} vs {desired.dtype}"
+    np.testing.assert_allclose(
+        np.asarray(actual.values, dtype=float), np.asarray(desired.values, dtype=float),
+        rtol=rtol, atol=atol, equal_nan=True,
+    )
