@@ -1,0 +1,533 @@
+"""Temporal cleaning of extracted signals, equal to :func:`nilearn.signal.clean`.
+
+Signals are the small ``(t x region)`` or ``(t x voxel)`` tables a masker
+extracts. :func:`clean` detrends them, filters them (Butterworth band-pass or
+cosine drift regressors), regresses confounds out and standardizes them, in
+nilearn's order and with nilearn's numbers. It takes a numpy array (returns
+numpy) or an :class:`xarray.DataArray` whose first dim is ``t`` (returns a
+DataArray, lazy when the input is dask-backed: ``t`` is gathered into one
+chunk and the other dim is processed chunk by chunk).
+
+Arithmetic is done in float64; the result has nilearn's dtype (float32 stays
+float32, integers of up to 4 bytes become float32, 8-byte ones float64).
+
+Examples
+--------
+>>> import numpy as np
+>>> x = np.arange(12.0).reshape(6, 2) ** 2
+>>> out = clean(x, detrend=True, standardize="zscore_sample")
+>>> np.round(out.std(axis=0, ddof=1), 6).tolist()
+[1.0, 1.0]
+"""
+
+import numbers
+import warnings
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import linalg
+from scipy import signal as sp_signal
+
+from roidask.errors import InputFileError, ParameterError
+from roidask.grid import TIME_DIM
+
+STANDARDIZE = (None, "zscore_sample", "zscore", "psc")
+FILTERS = ("butterworth", "cosine", False)
+EPS = np.finfo(np.float64).eps
+
+__all__ = ["butterworth", "clean", "standardize_signal"]
+
+
+def _result_dtype(dtype):
+    """nilearn's ``_ensure_float``: floats keep their dtype, ints become floats."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return dtype
+    return np.dtype(np.float64 if dtype.itemsize == 8 else np.float32)
+
+
+def _check_standardize(standardize):
+    if standardize is True:
+        return "zscore_sample"
+    if standardize is False:
+        return None
+    if standardize not in STANDARDIZE:
+        raise ParameterError(
+            "standardize", "one of None, 'zscore_sample', 'zscore', 'psc' (or True/False)",
+            standardize,
+        )
+    return standardize
+
+
+def _detrend(x):
+    """Remove the mean and the linear trend of each column (float64, copy)."""
+    x = np.array(x, dtype=np.float64)
+    if x.shape[0] == 1:
+        warnings.warn(
+            "detrending a single time point would leave zeros; skipped", stacklevel=3
+        )
+        return x
+    x -= x.mean(axis=0)
+    regressor = np.arange(x.shape[0], dtype=np.float64)
+    regressor -= regressor.mean()
+    norm = np.sqrt((regressor**2).sum())
+    if not norm < EPS:
+        regressor /= norm
+    x -= np.outer(regressor, regressor @ x)
+    return x
+
+
+def standardize_signal(signals, *, detrend=False, standardize="zscore_sample"):
+    """Detrend and standardize each column of a (time x features) array.
+
+    Parameters
+    ----------
+    signals : numpy.ndarray, shape (n_times, n_features)
+        Time along the first axis.
+    detrend : bool
+        Remove the mean and linear trend first.
+    standardize : {None, 'zscore_sample', 'zscore', 'psc'} or bool
+        'zscore_sample' divides by the sample standard deviation (ddof=1),
+        'zscore' by the population one (ddof=0); 'psc' gives percent signal
+        change from the mean. Columns with (near) zero deviation or mean are
+        left unscaled (zscore) or set to 0 (psc), as nilearn does.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 copy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> standardize_signal(np.array([[1.0], [2.0], [3.0]]), standardize="psc").ravel().tolist()
+    [-50.0, 0.0, 50.0]
+    """
+    standardize = _check_standardize(standardize)
+    x = _detrend(signals) if detrend else np.array(signals, dtype=np.float64)
+    if standardize is None:
+        return x
+    if x.shape[0] == 1:
+        warnings.warn(
+            "standardizing a single time point would leave zeros; skipped", stacklevel=2
+        )
+        return x
+    if standardize in ("zscore_sample", "zscore"):
+        if not detrend:
+            x -= x.mean(axis=0)
+        std = x.std(axis=0, ddof=1 if standardize == "zscore_sample" else 0)
+        std[std < EPS] = 1.0
+        x /= std
+    else:  # psc
+        mean = x.mean(axis=0)
+        invalid = np.abs(mean) < EPS
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = (x - mean) / np.abs(mean) * 100
+        if invalid.any():
+            warnings.warn(
+                "psc standardization is meaningless for signals whose mean is 0; "
+                "they are set to 0",
+                stacklevel=2,
+            )
+            x[:, invalid] = 0
+    return x
+
+
+def _check_frequency(kind, freq, nyquist):
+    """Keep a cutoff inside (0, Nyquist), warning as nilearn does."""
+    eps32 = np.finfo(np.float32).eps
+    if freq >= nyquist:
+        freq = nyquist - nyquist * 10 * eps32
+        warnings.warn(
+            f"the {kind}-pass cutoff is at or above the Nyquist frequency; "
+            f"lowered to {freq}",
+            stacklevel=4,
+        )
+    elif freq < 0.0:
+        freq = nyquist * eps32
+        warnings.warn(f"the {kind}-pass cutoff is negative; set to {freq}", stacklevel=4)
+    return freq
+
+
+def butterworth(signals, sampling_rate, *, low_pass=None, high_pass=None, order=5):
+    """Zero-phase Butterworth low-, high- or band-pass filter along axis 0.
+
+    Same filter as :func:`nilearn.signal.butterworth`: second-order sections
+    of an order-5 filter run forwards and backwards (``sosfiltfilt``, odd
+    padding).
+
+    Parameters
+    ----------
+    signals : numpy.ndarray, shape (n_times, ...)
+    sampling_rate : float
+        Samples per second (1 / t_r).
+    low_pass, high_pass : float, optional
+        Cutoffs in Hz.
+    order : int
+        Filter order.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 filtered copy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(200) * 0.5
+    >>> x = np.sin(2 * np.pi * 0.01 * t) + np.sin(2 * np.pi * 0.5 * t)
+    >>> y = butterworth(x[:, None], 2.0, low_pass=0.1)
+    >>> bool(np.abs(y[50:150, 0] - np.sin(2 * np.pi * 0.01 * t[50:150])).max() < 0.05)
+    True
+    """
+    x = np.array(signals, dtype=np.float64)
+    if low_pass is None and high_pass is None:
+        return x
+    if low_pass is not None and high_pass is not None and high_pass >= low_pass:
+        raise ParameterError(
+            "high_pass", f"a cutoff below low_pass ({low_pass} Hz)", high_pass
+        )
+    nyquist = sampling_rate * 0.5
+    critical = []
+    if high_pass is not None:
+        btype = "high"
+        critical.append(_check_frequency("high", high_pass, nyquist))
+    if low_pass is not None:
+        btype = "low"
+        critical.append(_check_frequency("low", low_pass, nyquist))
+    if len(critical) == 2:
+        btype = "band"
+        if critical[0] == critical[1]:
+            warnings.warn(
+                "band-pass cutoffs are equal after clipping to the Nyquist frequency; "
+                "signals are returned unfiltered",
+                stacklevel=2,
+            )
+            return x
+    else:
+        critical = critical[0]
+    sos = sp_signal.butter(N=order, Wn=critical, btype=btype, output="sos", fs=sampling_rate)
+    return sp_signal.sosfiltfilt(sos, x, axis=0, padtype="odd")
+
+
+def _cosine_drift(high_pass, t_r, n_times):
+    """nilearn's discrete cosine drift regressors (without the constant)."""
+    dt = t_r
+    if high_pass * dt >= 0.5:
+        warnings.warn(
+            f"high_pass={high_pass} Hz spans all frequencies the sampling can resolve "
+            "and saturates the design; lower it",
+            stacklevel=4,
+        )
+    order = min(n_times - 1, int(np.floor(2 * n_times * high_pass * dt)))
+    times = np.arange(n_times)
+    drift = np.zeros((n_times, order + 1))
+    normalizer = np.sqrt(2.0 / n_times)
+    for k in range(1, order + 1):
+        drift[:, k - 1] = normalizer * np.cos((np.pi / n_times) * (times + 0.5) * k)
+    return drift[:, :-1]
+
+
+def _add_cosine_drift(confounds, drift):
+    if drift.shape[1] == 0:
+        warnings.warn(
+            "no cosine drift regressor fits this series: it is too short for high_pass",
+            stacklevel=4,
+        )
+        return confounds
+    if confounds is None:
+        return drift.copy()
+    corr = np.corrcoef(drift.T, confounds.T)
+    np.fill_diagonal(corr, 0)
+    if (corr[: drift.shape[1], :].ravel() > 0.9).any():
+        warnings.warn(
+            "the confounds already hold cosine drift regressors; only they are used",
+            stacklevel=4,
+        )
+        return confounds
+    return np.hstack((confounds, drift))
+
+
+def _read_confounds_file(path):
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "no such confounds file", "check the path")
+    try:
+        table = pd.read_csv(path, sep=None, engine="python", header=None)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputFileError(path, f"is not a table of numbers ({err})") from None
+    numeric = table.apply(pd.to_numeric, errors="coerce")
+    if len(numeric) and numeric.iloc[0].isna().any() and not numeric.iloc[1:].isna().any().any():
+        numeric = numeric.iloc[1:]  # a header row
+    if numeric.isna().any().any():
+        raise InputFileError(
+            path, "holds values that are not numbers",
+            "give one column per confound, one row per volume, numbers only",
+        )
+    return numeric.to_numpy(dtype=np.float64)
+
+
+def _one_confound(confound, n_times):
+    if isinstance(confound, (str, Path)):
+        values = _read_confounds_file(confound)
+    elif isinstance(confound, pd.DataFrame | pd.Series):
+        values = confound.to_numpy(dtype=np.float64)
+    elif isinstance(confound, xr.DataArray):
+        if isinstance(confound.data, da.Array):
+            raise ParameterError(
+                "confounds", "an in-memory table (numpy, pandas or a computed DataArray)",
+                "a dask-backed DataArray",
+            )
+        values = np.asarray(confound.values, dtype=np.float64)
+    else:
+        try:
+            values = np.asarray(confound, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                "confounds", "an array, a DataFrame, a file path or a list of them",
+                type(confound).__name__,
+            ) from None
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2:
+        raise ParameterError("confounds", "a 1D or 2D table", f"{values.ndim}D array")
+    if values.shape[0] != n_times:
+        raise ParameterError(
+            "confounds",
+            f"{n_times} rows, one per volume of the signals",
+            f"{values.shape[0]} rows",
+        )
+    return values
+
+
+def _sanitize_confounds(confounds, n_times):
+    if confounds is None:
+        return None
+    if isinstance(confounds, list | tuple):
+        if not confounds:
+            return None
+        parts = [_one_confound(c, n_times) for c in confounds]
+    else:
+        parts = [_one_confound(confounds, n_times)]
+    return np.hstack(parts)
+
+
+def _check_filter(filter, low_pass, high_pass, t_r):
+    """Validate the filter parameters; return the filter to run (or False)."""
+    if filter not in FILTERS:
+        raise ParameterError("filter", "'butterworth', 'cosine' or False", filter)
+    for name, value in (("low_pass", low_pass), ("high_pass", high_pass), ("t_r", t_r)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ParameterError(name, "a number or None", value)
+        if name == "t_r" and not value > 0:
+            raise ParameterError(name, "a positive repetition time in seconds", value)
+    if filter is False:
+        if low_pass is not None or high_pass is not None:
+            warnings.warn(
+                "filter=False but a cutoff frequency was given: no filtering is done",
+                stacklevel=3,
+            )
+        return False
+    if filter == "cosine":
+        if t_r is None or high_pass is None:
+            raise ParameterError(
+                "t_r" if t_r is None else "high_pass",
+                "a value: cosine drift filtering needs both t_r (s) and high_pass (Hz)",
+                None,
+            )
+        return "cosine"
+    if low_pass is None and high_pass is None:
+        return False
+    if t_r is None:
+        raise ParameterError(
+            "t_r",
+            "the repetition time in seconds, needed for low_pass/high_pass filtering",
+            None,
+        )
+    return "butterworth"
+
+
+def _clean_run(x, confounds, *, detrend, standardize, standardize_confounds, filter_type,
+               low_pass, high_pass, t_r):
+    """nilearn's clean() on one run: float64 in, float64 out."""
+    if filter_type == "cosine":
+        confounds = _add_cosine_drift(confounds, _cosine_drift(high_pass, t_r, x.shape[0]))
+        if low_pass is not None:
+            warnings.warn("low_pass is not implemented for filter='cosine'", stacklevel=3)
+    original_mean = x.mean(axis=0)
+    if detrend:
+        x = _detrend(x)
+        if confounds is not None:
+            confounds = _detrend(confounds)
+    if filter_type == "butterworth":
+        x = butterworth(x, 1.0 / t_r, low_pass=low_pass, high_pass=high_pass)
+        if confounds is not None:
+            confounds = butterworth(confounds, 1.0 / t_r, low_pass=low_pass, high_pass=high_pass)
+    if confounds is not None:
+        confounds = standardize_signal(
+            confounds, standardize="zscore_sample" if standardize_confounds else None
+        )
+        if not standardize_confounds:
+            scale = np.max(np.abs(confounds), axis=0)
+            scale[scale == 0] = 1
+            confounds = confounds / scale
+        q, r, _ = linalg.qr(confounds, mode="economic", pivoting=True)
+        q = q[:, np.abs(np.diag(r)) > EPS * 100.0]
+        x = x - q @ (q.T @ x)
+    if standardize is None:
+        return x
+    if standardize == "psc":
+        mean_abs = np.abs(original_mean).mean()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            small = np.abs(x.mean(0)).mean() / mean_abs < 1e-1
+        if small:
+            return standardize_signal(x + original_mean, standardize="psc")
+    return standardize_signal(x, standardize=standardize)
+
+
+def _clean_array(x, confounds, runs, ensure_finite, **params):
+    """Clean a 2D float array (time x features) run by run."""
+    x = np.array(x, dtype=np.float64)
+    if ensure_finite:
+        x[~np.isfinite(x)] = 0
+    if runs is None:
+        return _clean_run(x, confounds, **params)
+    out = np.empty_like(x)
+    for run in np.unique(runs):
+        rows = runs == run
+        out[rows] = _clean_run(
+            x[rows], None if confounds is None else confounds[rows], **params
+        )
+    return out
+
+
+def _clean_block(block, confounds, runs, ensure_finite, out_dtype, params):
+    shape = block.shape
+    x = block.reshape(shape[0], -1)
+    return _clean_array(x, confounds, runs, ensure_finite, **params).astype(
+        out_dtype, copy=False
+    ).reshape(shape)
+
+
+def _sanitize_runs(runs, signals, n_times):
+    if runs is None:
+        return None
+    if isinstance(runs, str):
+        if not isinstance(signals, xr.DataArray) or runs not in signals.coords:
+            raise ParameterError(
+                "runs", "an array with one run per volume, or the name of a t coordinate",
+                runs,
+            )
+        runs = signals.coords[runs].values
+    runs = np.asarray(runs)
+    if runs.ndim != 1 or runs.shape[0] != n_times:
+        raise ParameterError(
+            "runs", f"{n_times} values, one run per volume", f"{runs.shape[0]} values"
+            if runs.ndim == 1 else f"an array of shape {runs.shape}",
+        )
+    return runs
+
+
+def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", confounds=None,
+          standardize_confounds=True, filter="butterworth", low_pass=None, high_pass=None,
+          t_r=None, ensure_finite=False):
+    """Detrend, filter, remove confounds from and standardize signals.
+
+    Matches :func:`nilearn.signal.clean` step for step: (cosine drift
+    regressors,) detrend, Butterworth filter, confound regression (confounds
+    detrended and filtered the same way, so the steps stay orthogonal),
+    standardize. Runs are cleaned independently.
+
+    Parameters
+    ----------
+    signals : numpy.ndarray or xarray.DataArray
+        Time series with time along the first axis (dim ``t`` for a
+        DataArray): ``(t,)`` or ``(t, n)``. A dask-backed DataArray gives a
+        lazy result.
+    runs : array-like or str, optional
+        Run of each volume; a string names a ``t`` coordinate of ``signals``
+        (e.g. ``"run"``).
+    detrend : bool
+        Remove the mean and linear trend. (nilearn's default is True.)
+    standardize : {'zscore_sample', 'zscore', 'psc', None} or bool
+        'zscore_sample': unit sample std (ddof=1); 'zscore': unit population
+        std (ddof=0); 'psc': percent signal change; None: no scaling.
+    confounds : array-like, DataFrame, path, or list of them, optional
+        One row per volume; regressed out of the signals.
+    standardize_confounds : bool
+        z-score the confounds before regression (else scale by max abs).
+    filter : {'butterworth', 'cosine', False}
+        Butterworth band-pass, or cosine drift regressors (high-pass only).
+    low_pass, high_pass : float, optional
+        Cutoffs in Hz; need ``t_r``.
+    t_r : float, optional
+        Repetition time in seconds.
+    ensure_finite : bool
+        Replace NaN and inf by 0 first.
+
+    Returns
+    -------
+    numpy.ndarray or xarray.DataArray
+        Same shape and kind as ``signals``; float32 for float32 or small
+        integer input, else float64.
+
+    Raises
+    ------
+    ParameterError
+        Filtering without ``t_r``, confounds whose row count differs from
+        the number of volumes, unknown options.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> rng = np.random.default_rng(0)
+    >>> sig = xr.DataArray(rng.standard_normal((40, 3)), dims=("t", "region")).chunk({"t": 10})
+    >>> out = clean(sig, detrend=True, low_pass=0.1, t_r=2.0)
+    >>> out.dims, out.chunks[0]
+    (('t', 'region'), (40,))
+    >>> clean(np.ones((5, 1)), low_pass=0.1)
+    Traceback (most recent call last):
+    ...
+    roidask.errors.ParameterError: t_r: expected the repetition time in seconds, \
+needed for low_pass/high_pass filtering, got None
+    """
+    standardize = _check_standardize(standardize)
+    filter_type = _check_filter(filter, low_pass, high_pass, t_r)
+    if isinstance(signals, xr.DataArray):
+        if signals.ndim not in (1, 2) or signals.dims[0] != TIME_DIM:
+            raise ParameterError(
+                "signals", "a DataArray with dims ('t',) or ('t', <other>)", signals.dims
+            )
+        n_times = signals.sizes[TIME_DIM]
+    else:
+        signals = np.asarray(signals)
+        if signals.ndim not in (1, 2):
+            raise ParameterError("signals", "a 1D or 2D array (time first)", signals.shape)
+        n_times = signals.shape[0]
+    if signals.dtype.kind not in "fiub":
+        raise ParameterError("signals", "numbers", f"dtype {signals.dtype}")
+    confounds = _sanitize_confounds(confounds, n_times)
+    runs = _sanitize_runs(runs, signals, n_times)
+    params = dict(
+        detrend=bool(detrend), standardize=standardize,
+        standardize_confounds=bool(standardize_confounds), filter_type=filter_type,
+        low_pass=low_pass, high_pass=high_pass, t_r=t_r,
+    )
+    out_dtype = _result_dtype(signals.dtype)
+    if not isinstance(signals, xr.DataArray):
+        return _clean_block(signals, confounds, runs, ensure_finite, out_dtype, params)
+    data = signals.data
+    if isinstance(data, da.Array):
+        data = data.rechunk({0: -1})
+        cleaned = data.map_blocks(
+            _clean_block, confounds, runs, ensure_finite, out_dtype, params,
+            dtype=out_dtype, meta=np.array((), dtype=out_dtype),
+        )
+    else:
+        cleaned = _clean_block(np.asarray(data), confounds, runs, ensure_finite, out_dtype, params)
+    return signals.copy(data=cleaned)
