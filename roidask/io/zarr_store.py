@@ -11,6 +11,7 @@ checks. Zarr chunks follow the image's dask chunks (made regular first).
 import warnings
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from roidask.chunks import resolve_chunks
@@ -39,9 +40,11 @@ def to_dataset(img):
     if img.chunks is not None:
         img = img.chunk(dict(zip(img.dims, regular_chunks(img.chunks))))
     ds = img.to_dataset(name=name)
-    for coord in ds.coords:
-        if ds[coord].dtype.kind in "OU":
-            ds[coord] = ds[coord].astype(str).astype(object)
+    for coord in ds.coords:  # coords are small: keep them in memory, strings variable-length
+        values = np.asarray(ds[coord].values)
+        if values.dtype.kind in "OU":
+            values = values.astype(str).astype(object)
+        ds[coord] = ds[coord].copy(data=values)
     ds.attrs["roidask_image"] = name
     return ds
 
@@ -80,7 +83,7 @@ def open_zarr(path, chunks=None):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)
-            ds = xr.open_zarr(path, consolidated=None)
+            ds = xr.open_zarr(path, consolidated=None, chunks=None)
     except Exception as err:  # zarr raises many types for a broken store
         raise InputFileError(
             path, f"is not a readable zarr store ({type(err).__name__}: {err})",
@@ -92,13 +95,18 @@ def open_zarr(path, chunks=None):
         if len(names) != 1:
             raise InputFileError(path, f"holds {len(names)} arrays {names}; expected one image")
         name = names[0]
-    img = as_image(ds[name], argument=str(path))
-    for coord in img.coords:
-        if img[coord].dtype == object:
-            img = img.assign_coords({coord: img[coord].astype(str)})
+    img = ds[name]
+    for coord in img.coords:  # coords are small: read them now, without dask
+        values = img[coord].values
+        if values.dtype.kind in "OT":  # variable-length strings -> fixed-width numpy strings
+            values = np.array(values.tolist())
+        img = img.assign_coords({coord: img[coord].copy(data=values)})
+    stored = img.encoding.get("preferred_chunks") or dict(zip(img.dims, img.encoding["chunks"]))
+    layout = stored if chunks is None else dict(
+        zip(img.dims, resolve_chunks(chunks, img.shape, img.dtype))
+    )
+    img = as_image(img.chunk(layout), argument=str(path))
     img.attrs["source"] = str(path)
-    if chunks is not None:
-        img = img.chunk(dict(zip(img.dims, resolve_chunks(chunks, img.shape, img.dtype))))
     if img.name == DEFAULT_NAME:
         img.name = None
     return img

@@ -1,0 +1,155 @@
+"""The ``roidask`` command line.
+
+Expected errors (bad files, bad parameters) print one line ``error: ...``
+to stderr and exit with status 1 (2 for usage and config mistakes), never a
+traceback.
+"""
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from roidask.cluster import get_client
+from roidask.errors import RoidaskError
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def fail(message, code=EXIT_FAILURE):
+    """Print ``error: message`` to stderr and exit with ``code``."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(command):
+    """Turn roidask's expected errors into one line on stderr and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except RoidaskError as err:
+            fail(str(err).replace("\n", " "))
+        except KeyboardInterrupt:
+            fail("interrupted; no output was left half-written", 130)
+
+    return wrapper
+
+
+def cluster_options(command):
+    """Add --scheduler / --n-workers / --threads-per-worker / --memory-limit."""
+    options = [
+        click.option("--scheduler", envvar="ROIDASK_SCHEDULER", default=None,
+                     help="Address of a running dask scheduler (default: an embedded "
+                          "LocalCluster). Also read from ROIDASK_SCHEDULER."),
+        click.option("--n-workers", type=click.IntRange(min=1), default=None,
+                     help="Workers of the embedded cluster (default: one per core)."),
+        click.option("--threads-per-worker", type=click.IntRange(min=1), default=1,
+                     show_default=True, help="Threads per worker of the embedded cluster."),
+        click.option("--memory-limit", default="auto", show_default=True,
+                     help="Memory limit per worker of the embedded cluster, e.g. 2GB."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def client_from(options):
+    """A client context manager from the cluster options."""
+    return get_client(
+        options["scheduler"], n_workers=options["n_workers"],
+        threads_per_worker=options["threads_per_worker"], memory_limit=options["memory_limit"],
+    )
+
+
+@click.group()
+@click.version_option(package_name="roidask")
+def main():
+    """roidask: neuroimaging ROI analysis, lazy and out-of-core on Dask."""
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--chunks", default=None,
+              help="Chunk sizes, e.g. 't=100' or 'i=32,j=32,k=32,t=1' "
+                   "(default: whole volumes x ~64 MiB of time points).")
+@click.option("--labels", type=click.Path(path_type=Path), default=None,
+              help="Per-volume labels file to store as t coordinates (NIfTI -> zarr).")
+@cluster_options
+@handle_errors
+def convert(src, dst, chunks, labels, **cluster):
+    """Convert NIfTI (SRC .nii/.nii.gz) to a zarr store (DST .zarr), or back.
+
+    NIfTI -> zarr is one streaming pass in this process; zarr -> NIfTI runs
+    on the cluster.
+    """
+    from roidask.io.convert import convert as run_convert
+    from roidask.io.nifti_write import is_nifti_path
+
+    if is_nifti_path(src):
+        run_convert(src, dst, chunks=chunks, labels=labels)
+    else:
+        with client_from(cluster):
+            run_convert(src, dst, chunks=chunks, labels=labels)
+    click.echo(f"wrote {dst}")
+
+
+@main.command("make-data")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--size", type=click.Choice(["tiny", "small", "haxby", "hcp", "large"]),
+              default="haxby", show_default=True, help="Preset shape and volume count.")
+@click.option("--shape", default=None, help="Volume shape, e.g. 91,109,91.")
+@click.option("--volumes", type=click.IntRange(min=2), default=None, help="Number of volumes.")
+@click.option("--subjects", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Subjects to make (sub-01, sub-02, ... folders when > 1).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@cluster_options
+@handle_errors
+def make_data(out_dir, size, shape, volumes, subjects, seed, **cluster):
+    """Write synthetic Haxby-shaped data with planted regions to OUT_DIR."""
+    from roidask.datasets import make_haxby_like
+
+    if shape is not None:
+        try:
+            shape = tuple(int(n) for n in shape.split(","))
+        except ValueError:
+            fail(f"--shape: expected three integers like 91,109,91, got {shape!r}", EXIT_USAGE)
+    with client_from(cluster):
+        for subject in range(subjects):
+            folder = out_dir if subjects == 1 else out_dir / f"sub-{subject + 1:02d}"
+            data = make_haxby_like(folder, size=size, shape=shape, n_volumes=volumes,
+                                   subject=subject, seed=seed)
+            click.echo(f"wrote {data.func} ({data.shape + (data.n_volumes,)}), {data.labels}, "
+                       f"{data.vt_mask}, planted_*.nii.gz")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@handle_errors
+def info(path):
+    """Print shape, chunks, dtype, affine, voxel size and TR of an image."""
+    from roidask.io.load import load_img
+
+    img = load_img(path)
+    chunks = tuple(max(c) for c in img.chunks) if img.chunks else None
+    np.set_printoptions(precision=4, suppress=True)
+    click.echo(f"file:       {path}")
+    click.echo(f"shape:      {img.shape} dims {img.dims}")
+    click.echo(f"dtype:      {img.dtype}")
+    click.echo(f"chunks:     {chunks} ({img.data.npartitions} chunks)")
+    click.echo(f"voxel size: {tuple(float(v) for v in img.nii.voxel_size)} "
+               f"{img.nii.header.get('xyz_units', '')}")
+    click.echo(f"TR:         {img.nii.t_r} s" if img.nii.t_r else "TR:         -")
+    click.echo("affine:\n" + str(img.nii.affine))
+    extra = [c for c in img.coords if c not in img.dims and c != "space"]
+    if extra:
+        click.echo(f"volume coordinates: {', '.join(extra)}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,75 @@
+"""Where computations run: a dask.distributed client.
+
+:func:`get_client` connects to an existing scheduler (an address, or the
+``ROIDASK_SCHEDULER`` environment variable) or starts an embedded
+``LocalCluster`` with worker processes. Use it as a context manager so an
+embedded cluster is shut down afterwards.
+
+Examples
+--------
+>>> with get_client(n_workers=1, threads_per_worker=1, processes=False) as client:
+...     client.submit(sum, [1, 2]).result()
+3
+"""
+
+import contextlib
+import os
+
+from distributed import Client, LocalCluster
+
+from roidask.errors import ParameterError
+
+SCHEDULER_ENV = "ROIDASK_SCHEDULER"
+
+
+def default_workers():
+    """One worker process per core, one thread each (NumPy work holds the GIL)."""
+    return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def get_client(scheduler=None, *, n_workers=None, threads_per_worker=1, memory_limit="auto",
+               processes=True, dashboard=False):
+    """Yield a ``distributed.Client``: existing scheduler or embedded LocalCluster.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running scheduler (``tcp://host:8786``). Defaults to the
+        ``ROIDASK_SCHEDULER`` environment variable; if neither is set an
+        embedded ``LocalCluster`` is started.
+    n_workers : int, optional
+        Workers of the embedded cluster (default: one per core).
+    threads_per_worker : int
+        Threads per worker of the embedded cluster.
+    memory_limit : str or int
+        Memory limit per worker, e.g. ``"2GB"``; ``"auto"`` splits the
+        machine's memory between workers.
+    processes : bool
+        Worker processes (default) or threads in this process.
+    dashboard : bool
+        Serve the dask dashboard of the embedded cluster.
+    """
+    address = scheduler or os.environ.get(SCHEDULER_ENV)
+    if address:
+        try:
+            client = Client(address, timeout="10s")
+        except OSError as err:
+            raise ParameterError(
+                "scheduler", "the address of a running dask scheduler", address
+            ) from err
+        with client:
+            yield client
+        return
+    if n_workers is not None and int(n_workers) < 1:
+        raise ParameterError("n_workers", "an integer >= 1", n_workers)
+    cluster = LocalCluster(
+        n_workers=int(n_workers or default_workers()),
+        threads_per_worker=int(threads_per_worker),
+        memory_limit=memory_limit,
+        processes=processes,
+        dashboard_address=":0" if dashboard else None,
+        silence_logs=40,
+    )
+    with cluster, Client(cluster) as client:
+        yield client
