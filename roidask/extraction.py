@@ -1,0 +1,335 @@
+"""One-pass signal extraction from lazy 4D arrays: per-label statistics and masked voxels.
+
+Both work on a dask array in ``(i, j, k, t)`` order and a small in-memory 3D
+array (label codes or a mask) on the same grid; both build graphs linear in
+the number of chunks and read every chunk once.
+
+* :func:`label_statistics` reduces each chunk to per-label partial statistics
+  with ``np.bincount`` (float64), then merges the partials of all spatial
+  chunks of a time block in a dask tree: sums add, minima and maxima combine,
+  variances merge with Chan's parallel update. The label list is fixed up
+  front, so partials of every chunk have the same shape. The median gathers
+  the labelled voxels of each time block (one block of volumes, not the
+  whole series) and takes exact per-label medians.
+* :func:`masked_voxels` returns the in-mask voxels of every volume as a
+  ``(voxel, t)`` array in C order of ``(i, j, k)`` -- nilearn's
+  ``apply_mask`` order -- with one chunk per i-block and time block.
+
+Non-finite values count as 0, as in nilearn (``ensure_finite=True``).
+
+Examples
+--------
+>>> import dask.array as da, numpy as np
+>>> data = da.from_array(np.arange(16.0).reshape(2, 2, 1, 4), chunks=(1, 2, 1, 2))
+>>> codes = np.array([[[0], [1]], [[1], [2]]])  # 2 labels; code 2 = not labelled
+>>> label_statistics(data, codes, 2, "mean").compute().tolist()
+[[0.0, 6.0], [1.0, 7.0], [2.0, 8.0], [3.0, 9.0]]
+"""
+
+import dask.array as da
+import numpy as np
+
+from roidask.errors import ParameterError
+
+STRATEGIES = (
+    "mean", "median", "sum", "minimum", "maximum", "standard_deviation", "variance",
+)
+
+__all__ = ["STRATEGIES", "label_codes", "label_statistics", "masked_voxels", "unmask"]
+
+
+def label_codes(labels, label_values):
+    """Map label values to codes ``0..L-1`` (their position); other voxels get ``L``.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Label value of each voxel.
+    label_values : sequence of numbers
+        The labels kept, in output order (sorted).
+
+    Returns
+    -------
+    numpy.ndarray of int32
+
+    Examples
+    --------
+    >>> label_codes(np.array([0, 3, 5, 3, 7]), [3, 5]).tolist()
+    [2, 0, 1, 0, 2]
+    """
+    values = np.asarray(label_values)
+    n_labels = len(values)
+    if n_labels == 0:
+        return np.full(np.shape(labels), 0, dtype=np.int32)
+    position = np.searchsorted(values, labels).clip(0, n_labels - 1)
+    found = values[position] == labels
+    return np.where(found, position, n_labels).astype(np.int32)
+
+
+def _finite_float64(block):
+    """A (voxels x t) float64 copy of a 4D block with non-finite values set to 0."""
+    flat = np.asarray(block).reshape(-1, block.shape[-1])
+    out = flat.astype(np.float64)
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        out[~np.isfinite(out)] = 0.0
+    return out
+
+
+def _bincount_columns(codes, values, n_bins):
+    """Per-code sums of each column of ``values`` (voxels x t) -> (n_bins, t)."""
+    out = np.empty((n_bins, values.shape[1]))
+    for column in range(values.shape[1]):
+        out[:, column] = np.bincount(codes, weights=values[:, column], minlength=n_bins)
+    return out
+
+
+def _block_partials(block, codes, n_labels, kind):
+    """Partial statistics of one chunk, shaped (1, 1, 1, fields, n_labels, t)."""
+    codes = np.ravel(codes)
+    values = _finite_float64(block)
+    n_times = values.shape[1]
+    counts = np.bincount(codes, minlength=n_labels + 1)[:n_labels].astype(np.float64)
+    if kind == "sum":
+        out = _bincount_columns(codes, values, n_labels + 1)[None, :n_labels]
+    elif kind == "moments":
+        sums = _bincount_columns(codes, values, n_labels + 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums / np.append(counts, 1.0)[:, None]
+        means[:n_labels][counts == 0] = 0.0
+        deviations = (values - means[codes]) ** 2
+        m2 = _bincount_columns(codes, deviations, n_labels + 1)
+        out = np.stack([np.repeat(counts[:, None], n_times, axis=1), means[:n_labels],
+                        m2[:n_labels]])
+    else:  # minimum / maximum
+        fill = np.inf if kind == "minimum" else -np.inf
+        out = np.full((1, n_labels, n_times), fill)
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        keep = sorted_codes < n_labels
+        order, sorted_codes = order[keep], sorted_codes[keep]
+        if order.size:
+            present, starts = np.unique(sorted_codes, return_index=True)
+            reduce = np.minimum if kind == "minimum" else np.maximum
+            out[0, present] = reduce.reduceat(values[order], starts, axis=0)
+    return out[None, None, None]
+
+
+def _merge_moments(parts, axis, keepdims=False):
+    """Chan's parallel merge of (count, mean, M2) partials over ``axis``."""
+    counts, means, m2s = parts[..., 0, :, :], parts[..., 1, :, :], parts[..., 2, :, :]
+    axis = tuple(a if a >= 0 else a + parts.ndim for a in np.atleast_1d(axis))
+    n = counts.sum(axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (counts * means).sum(axis=axis, keepdims=True) / n
+    mean = np.where(n > 0, mean, 0.0)
+    m2 = (m2s + counts * (means - mean) ** 2).sum(axis=axis, keepdims=True)
+    merged = np.stack([n, mean, m2], axis=-3)
+    if not keepdims:
+        merged = merged.squeeze(axis=axis)
+    return merged
+
+
+def _keep(parts, axis, keepdims=False):
+    return parts
+
+
+def _reduce_partials(partials, kind, split_every):
+    axes = (0, 1, 2)
+    if kind == "sum":
+        return partials.sum(axis=axes, split_every=split_every)
+    if kind == "minimum":
+        return partials.min(axis=axes, split_every=split_every)
+    if kind == "maximum":
+        return partials.max(axis=axes, split_every=split_every)
+    return da.reduction(
+        partials, chunk=_keep, combine=_merge_moments, aggregate=_merge_moments,
+        axis=axes, dtype=np.float64, concatenate=True, split_every=split_every,
+        meta=np.empty((0, 0, 0), dtype=np.float64),
+    )
+
+
+def _finish(stats, counts, strategy):
+    """(fields, L, t) merged statistics -> (L, t) signals."""
+    if strategy == "sum":
+        out = stats[0]
+    elif strategy == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = stats[0] / counts[:, None]
+    elif strategy in ("minimum", "maximum"):
+        out = np.where(np.isfinite(stats[0]), stats[0], np.nan)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = stats[2] / stats[0]
+        if strategy == "standard_deviation":
+            out = np.sqrt(out)
+    return out
+
+
+def _median_block(values, codes_sorted, order, n_labels):
+    """Per-label medians of a (labelled voxels x t) block -> (L, t)."""
+    values = np.where(np.isfinite(values), values, 0) if values.dtype.kind == "f" else values
+    out = np.full((n_labels, values.shape[1]), np.nan)
+    if order.size:
+        present, starts = np.unique(codes_sorted, return_index=True)
+        ends = np.append(starts[1:], codes_sorted.size)
+        ordered = values[order]
+        for code, start, end in zip(present, starts, ends):
+            out[code] = np.median(ordered[start:end], axis=0)
+    return out
+
+
+def label_statistics(data, codes, n_labels, strategy="mean", *, split_every=None):
+    """Per-label statistic of every volume, in one pass over ``data``.
+
+    Parameters
+    ----------
+    data : dask.array.Array or numpy.ndarray, shape (I, J, K, T)
+        Voxel values.
+    codes : numpy.ndarray of int, shape (I, J, K)
+        Label code of each voxel, ``0..n_labels-1``; ``n_labels`` for voxels
+        outside every label (see :func:`label_codes`).
+    n_labels : int
+    strategy : str
+        One of :data:`STRATEGIES` (as :mod:`scipy.ndimage` computes them;
+        variances use ddof=0).
+    split_every : int, optional
+        Fan-in of the tree reduction over spatial chunks.
+
+    Returns
+    -------
+    dask.array.Array of float64, shape (T, n_labels)
+        One chunk per time block of ``data``. Labels without voxels give NaN.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np
+    >>> data = da.from_array(np.arange(8.0).reshape(2, 2, 2, 1), chunks=1)
+    >>> codes = np.array([0, 0, 0, 1, 1, 1, 1, 2]).reshape(2, 2, 2)
+    >>> label_statistics(data, codes, 2, "median").compute().tolist()
+    [[1.0, 4.5]]
+    """
+    if strategy not in STRATEGIES:
+        raise ParameterError("strategy", f"one of {STRATEGIES}", strategy)
+    data = data if isinstance(data, da.Array) else da.from_array(np.asarray(data), chunks=-1)
+    codes = np.asarray(codes, dtype=np.int32)
+    if strategy == "median":
+        return _label_medians(data, codes, n_labels)
+    kind = {"mean": "sum", "sum": "sum", "minimum": "minimum", "maximum": "maximum"}.get(
+        strategy, "moments"
+    )
+    n_fields = 3 if kind == "moments" else 1
+    codes_dask = da.from_array(codes, chunks=data.chunks[:3])
+    partials = da.blockwise(
+        _block_partials, "ijkslt", data, "ijkt", codes_dask, "ijk",
+        new_axes={"s": n_fields, "l": n_labels}, adjust_chunks={"i": 1, "j": 1, "k": 1},
+        n_labels=n_labels, kind=kind, dtype=np.float64,
+        meta=np.empty((0,) * 6, dtype=np.float64),
+    )
+    stats = _reduce_partials(partials, kind, split_every)
+    counts = np.bincount(codes.ravel(), minlength=n_labels + 1)[:n_labels].astype(np.float64)
+    return stats.map_blocks(
+        _finish, counts, strategy, drop_axis=0, chunks=(stats.chunks[1], stats.chunks[2]),
+        dtype=np.float64, meta=np.empty((0, 0), dtype=np.float64),
+    ).T
+
+
+def _label_medians(data, codes, n_labels):
+    labelled = codes < n_labels
+    values = masked_voxels(data, labelled).rechunk({0: -1})
+    codes_in_order = codes[labelled]
+    order = np.argsort(codes_in_order, kind="stable")
+    codes_sorted = codes_in_order[order]
+    return values.map_blocks(
+        _median_block, codes_sorted, order, n_labels,
+        chunks=((n_labels,), values.chunks[1]), dtype=np.float64,
+        meta=np.empty((0, 0), dtype=np.float64),
+    ).T
+
+
+def _slab_voxels(block, mask):
+    return np.asarray(block)[mask]  # (voxels in the slab, t), C order
+
+
+def masked_voxels(data, mask):
+    """The in-mask voxels of every volume, shape (n_voxels, T), lazily.
+
+    Voxels come in C order of ``(i, j, k)`` (as ``data[mask]``), one chunk
+    per i-block and time block of ``data``; chunks split along ``j`` or
+    ``k`` are merged into i-slabs first.
+
+    Parameters
+    ----------
+    data : dask.array.Array or numpy.ndarray, shape (I, J, K, T)
+    mask : numpy.ndarray of bool, shape (I, J, K)
+
+    Returns
+    -------
+    dask.array.Array, shape (mask.sum(), T), dtype of ``data``
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np
+    >>> data = da.from_array(np.arange(8).reshape(2, 2, 2, 1), chunks=1)
+    >>> mask = np.array([True, False, True, True, False, False, False, True]).reshape(2, 2, 2)
+    >>> masked_voxels(data, mask).compute().ravel().tolist()
+    [0, 2, 3, 7]
+    """
+    data = data if isinstance(data, da.Array) else da.from_array(np.asarray(data), chunks=-1)
+    mask = np.asarray(mask, dtype=bool)
+    data = data.rechunk({1: -1, 2: -1})
+    bounds = np.cumsum((0,) + data.chunks[0])
+    sizes = tuple(int(mask[a:b].sum()) for a, b in zip(bounds[:-1], bounds[1:]))
+    mask_dask = da.from_array(mask, chunks=data.chunks[:3])
+    return da.blockwise(
+        _slab_voxels, "it", data, "ijkt", mask_dask, "ijk", concatenate=True,
+        adjust_chunks={"i": sizes}, dtype=data.dtype, meta=np.empty((0, 0), dtype=data.dtype),
+    )
+
+
+def _scatter_block(index_block, values, fill):
+    columns = values.T if values.ndim == 2 else values  # (N[, t])
+    out = np.full(index_block.shape + columns.shape[1:], fill, dtype=values.dtype)
+    inside = index_block >= 0
+    out[inside] = columns[index_block[inside]]
+    return out
+
+
+def unmask(values, index, *, chunks=None, fill=0):
+    """Scatter per-column values back onto a grid: the inverse of extraction.
+
+    Parameters
+    ----------
+    values : dask.array.Array or numpy.ndarray, shape (T, N) or (N,)
+        One value per column (voxel or label) and volume.
+    index : numpy.ndarray of int, shape (I, J, K)
+        Column of ``values`` each voxel takes, or -1 for ``fill``.
+    chunks : tuple, optional
+        Spatial chunks of the output (default: one chunk).
+    fill : number
+        Value of voxels whose index is -1.
+
+    Returns
+    -------
+    dask.array.Array, shape (I, J, K, T) or (I, J, K)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> index = np.array([0, -1, 1, 0]).reshape(2, 2, 1)
+    >>> unmask(np.array([[5.0, 7.0]]), index)[..., 0].compute().ravel().tolist()
+    [5.0, 0.0, 7.0, 5.0]
+    """
+    values = values if isinstance(values, da.Array) else da.from_array(np.asarray(values))
+    index = np.asarray(index)
+    index_dask = da.from_array(index, chunks=chunks or index.shape)
+    if values.ndim == 1:
+        values = values.rechunk(-1)
+        return da.blockwise(
+            _scatter_block, "ijk", index_dask, "ijk", values, "n", concatenate=True,
+            fill=fill, dtype=values.dtype, meta=np.empty((0, 0, 0), dtype=values.dtype),
+        )
+    values = values.rechunk({1: -1})  # all columns of each time block
+    return da.blockwise(
+        _scatter_block, "ijkt", index_dask, "ijk", values, "tn", concatenate=True,
+        fill=fill, dtype=values.dtype, meta=np.empty((0,) * 4, dtype=values.dtype),
+    )
