@@ -1,0 +1,504 @@
+"""Brain masks computed from the data or from MNI152 templates, equal to nilearn's.
+
+:func:`compute_epi_mask`, :func:`compute_background_mask`,
+:func:`compute_brain_mask` and :func:`intersect_masks` follow
+:mod:`nilearn.masking` step for step and give the same masks voxel for
+voxel. They are lazy: they return a 3D int8 image (1 inside, 0 outside)
+backed by dask. The 4D data enter only through their mean image, a streaming
+reduction over the time chunks; the cutoffs, opening and largest connected
+component are computed on that small 3D mean, in one task, when the mask is
+computed or written.
+
+Examples
+--------
+>>> import numpy as np
+>>> from roidask.grid import new_image
+>>> data = np.zeros((9, 9, 9, 4), "float32")
+>>> data[2:7, 2:7, 2:7] = 100 + np.arange(4)
+>>> mask = compute_background_mask(new_image(data, np.eye(4)))
+>>> int(mask.sum())
+125
+"""
+
+import numbers
+import warnings
+
+import dask
+import dask.array as da
+import numpy as np
+from scipy import ndimage
+
+from roidask.errors import ParameterError, RoidaskError
+from roidask.grid import (
+    TIME_DIM,
+    as_image,
+    check_same_grid,
+    header_facts,
+    image_affine,
+    new_image,
+)
+
+MASK_TYPES = ("whole-brain", "gm", "wm")
+TEMPLATES_EXTRA = "templates"
+
+__all__ = [
+    "MaskWarning",
+    "TemplatesUnavailableError",
+    "compute_background_mask",
+    "compute_brain_mask",
+    "compute_epi_mask",
+    "intersect_masks",
+    "load_mni152_template",
+    "mean_volume",
+]
+
+
+class MaskWarning(UserWarning):
+    """A computed mask is empty or otherwise suspicious."""
+
+
+class TemplatesUnavailableError(RoidaskError, ImportError):
+    """The MNI152 templates (shipped inside nilearn) cannot be loaded."""
+
+
+def _data(img):
+    data = img.data
+    return data if isinstance(data, da.Array) else da.from_array(np.asarray(data), chunks=-1)
+
+
+def _mean_dtype(dtype):
+    """dtype of ``numpy.mean`` over an array of ``dtype`` (as nilearn's compute_mean)."""
+    return np.mean(np.zeros(1, dtype=dtype)).dtype
+
+
+def mean_volume(img):
+    """The mean over ``t`` of a 4D image (a 3D image is returned as is), lazily.
+
+    Accumulates in float64 over the time chunks and returns numpy's mean
+    dtype (float32 for float32 data, float64 for integers).
+
+    Parameters
+    ----------
+    img : xarray.DataArray
+        A 3D or 4D roidask image.
+
+    Returns
+    -------
+    xarray.DataArray
+        3D image on the same grid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from roidask.grid import new_image
+    >>> img = new_image(np.arange(8, dtype="int16").reshape(1, 2, 2, 2), np.eye(4))
+    >>> mean_volume(img).values.ravel().tolist()
+    [0.5, 2.5, 4.5, 6.5]
+    """
+    img = as_image(img)
+    if TIME_DIM not in img.dims:
+        return img
+    data = _data(img)
+    mean = data.astype(np.float64).mean(axis=3).astype(_mean_dtype(data.dtype))
+    return _on_grid(img, mean)
+
+
+def _on_grid(img, data, affine=None, name=None):
+    """A 3D image with ``data``, on ``img``'s grid (or a new ``affine``)."""
+    affine = image_affine(img) if affine is None else affine
+    facts = {k: v for k, v in header_facts(img).items() if k != "t_r"}
+    return new_image(data, affine, header=facts, name=name)
+
+
+def _check_opening(opening):
+    if opening is False or opening is None:
+        return 0
+    if isinstance(opening, bool):
+        return 1
+    if not isinstance(opening, numbers.Integral) or opening < 0:
+        raise ParameterError("opening", "a number of iterations >= 0 (or False)", opening)
+    return int(opening)
+
+
+def _check_fraction(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+        raise ParameterError(name, "a number between 0 and 1", value)
+    return float(value)
+
+
+def largest_connected_component(mask):
+    """The largest 6-connected component of a 3D boolean array (nilearn's rule).
+
+    Examples
+    --------
+    >>> m = np.zeros((5, 1, 1), bool); m[[0, 2, 3]] = True
+    >>> largest_connected_component(m).ravel().tolist()
+    [False, False, True, True, False]
+    """
+    labels, n_labels = ndimage.label(mask)
+    if n_labels == 0:
+        raise ParameterError("mask", "at least one non-zero voxel", "an empty mask")
+    if n_labels == 1:
+        return np.asarray(mask, dtype=bool)
+    counts = np.bincount(labels.ravel())
+    counts[0] = 0
+    return labels == counts.argmax()
+
+
+def _post_process(mask, opening, connected, warning):
+    """Opening and largest component, as nilearn's ``_post_process_mask``."""
+    if opening:
+        mask = ndimage.binary_erosion(mask, iterations=opening)
+    if not mask.any():
+        warnings.warn(f"computed an empty mask. {warning}", MaskWarning, stacklevel=2)
+    elif connected:
+        mask = largest_connected_component(mask)
+    if opening:
+        mask = ndimage.binary_dilation(mask, iterations=2 * opening)
+        mask = ndimage.binary_erosion(mask, iterations=opening)
+    return np.asarray(mask, dtype=np.int8)
+
+
+def _epi_mask(mean, nan_mask, lower_cutoff, upper_cutoff, exclude_zeros, ensure_finite,
+              opening, connected):
+    mean = np.array(mean)
+    if nan_mask is not None:
+        mean[nan_mask] = np.nan
+    if ensure_finite:
+        mean[~np.isfinite(mean)] = 0
+    values = np.sort(mean.ravel())
+    if exclude_zeros:
+        values = values[values != 0]
+    lower = int(np.floor(lower_cutoff * len(values)))
+    upper = min(int(np.floor(upper_cutoff * len(values))), len(values) - 1)
+    delta = values[lower + 1:upper + 1] - values[lower:upper]
+    if delta.size == 0:
+        raise ParameterError(
+            "lower_cutoff", f"a cutoff well below upper_cutoff={upper_cutoff} for an image "
+            f"of {len(values)} usable voxels", lower_cutoff,
+        )
+    ia = delta.argmax()
+    threshold = 0.5 * (values[ia + lower] + values[ia + lower + 1])
+    return _post_process(
+        mean >= threshold, opening, connected,
+        "Are the input data EPI images that were not detrended?",
+    )
+
+
+def _resampled(img, target_affine, target_shape):
+    if target_affine is None and target_shape is None:
+        return img
+    from roidask.image import resample_img
+
+    return resample_img(
+        img, target_affine=target_affine, target_shape=target_shape,
+        interpolation="continuous",
+    )
+
+
+def _lazy_mask(func, shape, *args):
+    return da.from_delayed(dask.delayed(func, pure=True)(*args), shape, dtype=np.int8)
+
+
+def compute_epi_mask(epi_img, *, lower_cutoff=0.2, upper_cutoff=0.85, connected=True,
+                     opening=2, exclude_zeros=False, ensure_finite=True, target_affine=None,
+                     target_shape=None):
+    """Brain mask of EPI data from the least dense point of the mean's histogram.
+
+    T. Nichols' heuristic, as :func:`nilearn.masking.compute_epi_mask`: the
+    mean image (resampled if asked, smoothed by 1 voxel FWHM when opening)
+    is sorted, and the threshold is the middle of the largest gap between
+    the ``lower_cutoff`` and ``upper_cutoff`` fractions; then an opening
+    and the largest connected component.
+
+    Parameters
+    ----------
+    epi_img : xarray.DataArray
+        3D or 4D image (a 4D image enters through its mean).
+    lower_cutoff, upper_cutoff : float
+        Fractions of the sorted values between which the gap is sought.
+    connected : bool
+        Keep only the largest connected component.
+    opening : int or False
+        Iterations of the morphological opening.
+    exclude_zeros : bool
+        Ignore zeros when placing the cutoffs.
+    ensure_finite : bool
+        Treat NaN and inf as 0.
+    target_affine, target_shape : optional
+        Resample the mean image first (continuous interpolation).
+
+    Returns
+    -------
+    xarray.DataArray
+        Lazy 3D int8 mask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from roidask.grid import new_image
+    >>> data = np.random.default_rng(42).normal(size=(9, 9, 9))
+    >>> data[3:-2, 3:-2, 3:-2] = 10
+    >>> data[5:6, 5:6, 5:6] = 11
+    >>> int(compute_epi_mask(new_image(data, np.eye(4)), opening=False).sum())
+    73
+    """
+    epi_img = as_image(epi_img, "epi_img")
+    lower_cutoff = _check_fraction(lower_cutoff, "lower_cutoff")
+    upper_cutoff = _check_fraction(upper_cutoff, "upper_cutoff")
+    if lower_cutoff >= upper_cutoff:
+        raise ParameterError(
+            "lower_cutoff", f"a value below upper_cutoff={upper_cutoff}", lower_cutoff
+        )
+    opening = _check_opening(opening)
+    mean = _resampled(mean_volume(epi_img), target_affine, target_shape)
+    nan_mask = None
+    if opening:
+        from roidask.image import smooth_img
+
+        nan_mask = da.isnan(_data(mean)) if mean.dtype.kind == "f" else None
+        smoothed = smooth_img(_on_grid(mean, _data(mean), affine=np.eye(4)), 1)
+        mean = _on_grid(mean, _data(smoothed))
+    mask = _lazy_mask(
+        _epi_mask, mean.shape, _data(mean), nan_mask, lower_cutoff, upper_cutoff,
+        bool(exclude_zeros), bool(ensure_finite), opening, bool(connected),
+    )
+    return _on_grid(mean, mask, name="mask")
+
+
+def _border_values(data, size):
+    return np.concatenate([
+        data[:size].ravel(), data[-size:].ravel(),
+        data[:, :size].ravel(), data[:, -size:].ravel(),
+        data[:, :, :size].ravel(), data[:, :, -size:].ravel(),
+    ])
+
+
+def _background_mask(mean, border_size, opening, connected):
+    border = _border_values(mean, border_size)
+    if np.isnan(border).any():
+        mask = ~np.isnan(mean)
+    else:
+        mask = mean != np.median(border)
+    return _post_process(
+        mask, opening, connected, "Do the input images have a homogeneous background?"
+    )
+
+
+def compute_background_mask(data_imgs, *, border_size=2, connected=False, opening=False,
+                            target_affine=None, target_shape=None):
+    """Brain mask: voxels whose mean differs from the background value.
+
+    The background is the median of the mean image over a border of
+    ``border_size`` voxels (or NaN when the border holds NaNs), as
+    :func:`nilearn.masking.compute_background_mask`.
+
+    Parameters
+    ----------
+    data_imgs : xarray.DataArray
+        3D or 4D image.
+    border_size : int
+        Width of the border, in voxels.
+    connected : bool
+        Keep only the largest connected component.
+    opening : int or False
+        Iterations of the morphological opening.
+    target_affine, target_shape : optional
+        Resample the mean image first.
+
+    Returns
+    -------
+    xarray.DataArray
+        Lazy 3D int8 mask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from roidask.grid import new_image
+    >>> data = np.random.default_rng(42).random((2, 3, 4))
+    >>> data[0:3, 0:2, 0:3] = 0
+    >>> compute_background_mask(new_image(data, np.eye(4))).values[0].tolist()
+    [[0, 0, 0, 1], [0, 0, 0, 1], [1, 1, 1, 1]]
+    """
+    data_imgs = as_image(data_imgs, "data_imgs")
+    if isinstance(border_size, bool) or not isinstance(border_size, numbers.Integral) \
+            or border_size < 1:
+        raise ParameterError("border_size", "a number of voxels >= 1", border_size)
+    opening = _check_opening(opening)
+    mean = _resampled(mean_volume(data_imgs), target_affine, target_shape)
+    mask = _lazy_mask(
+        _background_mask, mean.shape, _data(mean), int(border_size), opening, bool(connected)
+    )
+    return _on_grid(mean, mask, name="mask")
+
+
+def load_mni152_template(mask_type="whole-brain"):
+    """The 1 mm MNI152 template nilearn computes brain masks from, as an image.
+
+    The whole-brain (T1), grey-matter or white-matter template, rescaled to
+    [0, 1], read from the files shipped inside nilearn (no download).
+
+    Parameters
+    ----------
+    mask_type : {'whole-brain', 'gm', 'wm'}
+
+    Returns
+    -------
+    xarray.DataArray
+        In-memory float32 image, 197 x 233 x 189 voxels of 1 mm.
+
+    Raises
+    ------
+    TemplatesUnavailableError
+        nilearn is not installed; ``pip install "roidask[templates]"``.
+
+    Examples
+    --------
+    >>> load_mni152_template("gm").shape
+    (197, 233, 189)
+    """
+    if mask_type not in MASK_TYPES:
+        raise ParameterError("mask_type", f"one of {MASK_TYPES}", mask_type)
+    try:
+        from nilearn import datasets
+    except ImportError:
+        raise TemplatesUnavailableError(
+            "the MNI152 templates ship with nilearn, which is not installed; "
+            f'install them with: pip install "roidask[{TEMPLATES_EXTRA}]"'
+        ) from None
+    loader = {
+        "whole-brain": datasets.load_mni152_template,
+        "gm": datasets.load_mni152_gm_template,
+        "wm": datasets.load_mni152_wm_template,
+    }[mask_type]
+    template = loader(resolution=1)
+    data = np.asarray(template.get_fdata(dtype=np.float32))
+    return new_image(data, template.affine, header={"xyz_units": "mm"}, name=f"mni152_{mask_type}")
+
+
+def _template_mask(resampled, threshold, opening, connected, mask_type):
+    return _post_process(
+        resampled >= threshold, opening, connected,
+        f"the {mask_type} mask is empty; lower the threshold or check the field of view",
+    )
+
+
+def compute_brain_mask(target_img, *, threshold=0.5, connected=True, opening=2,
+                       mask_type="whole-brain"):
+    """Whole-brain, grey- or white-matter mask from the MNI152 template.
+
+    The 1 mm template is resampled onto the grid of ``target_img``
+    (continuous interpolation) and thresholded, then opened, as
+    :func:`nilearn.masking.compute_brain_mask`. Only the grid of
+    ``target_img`` is used: no data are read.
+
+    Parameters
+    ----------
+    target_img : xarray.DataArray
+        3D or 4D image giving the grid.
+    threshold : float
+        Template value (in [0, 1]) from which voxels are in the mask.
+    connected : bool
+        Keep only the largest connected component.
+    opening : int or False
+        Iterations of the morphological opening.
+    mask_type : {'whole-brain', 'gm', 'wm'}
+
+    Returns
+    -------
+    xarray.DataArray
+        Lazy 3D int8 mask on the grid of ``target_img``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from roidask.grid import new_image
+    >>> affine = np.array([[4., 0, 0, -90], [0, 4, 0, -126], [0, 0, 4, -72], [0, 0, 0, 1]])
+    >>> mask = compute_brain_mask(new_image(np.zeros((46, 55, 46)), affine))
+    >>> 20000 < int(mask.sum()) < 30000
+    True
+    """
+    target_img = as_image(target_img, "target_img")
+    opening = _check_opening(opening)
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise ParameterError("threshold", "a number (template values are in [0, 1])", threshold)
+    from roidask.image import resample_img
+
+    template = load_mni152_template(mask_type)
+    grid = _on_grid(target_img, da.zeros(target_img.shape[:3], dtype=np.int8))
+    resampled = resample_img(
+        template, target_affine=image_affine(grid), target_shape=grid.shape,
+        interpolation="continuous",
+    )
+    mask = _lazy_mask(
+        _template_mask, grid.shape, _data(resampled), float(threshold), opening,
+        bool(connected), mask_type,
+    )
+    return _on_grid(grid, mask, name="mask")
+
+
+def _check_binary(values, position):
+    present = np.unique(values)
+    if len(present) > 2 or (len(present) == 2 and 0 not in present):
+        raise ParameterError(
+            f"mask_imgs[{position}]", "a mask: 0 for background and one other value",
+            f"an image with values {present[:5].tolist()}",
+        )
+    return values != 0
+
+
+def _intersect(threshold, connected, *masks):
+    total = np.zeros(masks[0].shape, dtype=np.int64)
+    for position, values in enumerate(masks):
+        values = np.where(np.isfinite(values), values, 0) if values.dtype.kind == "f" else values
+        total += _check_binary(values, position)
+    mask = total > threshold * len(masks)
+    if connected and mask.any():
+        mask = largest_connected_component(mask)
+    return mask.astype(np.int8)
+
+
+def intersect_masks(mask_imgs, *, threshold=0.5, connected=True):
+    """Voxels in more than a fraction ``threshold`` of the masks.
+
+    As :func:`nilearn.masking.intersect_masks`: ``threshold=1`` keeps the
+    intersection, ``threshold=0`` the union.
+
+    Parameters
+    ----------
+    mask_imgs : sequence of xarray.DataArray
+        3D masks on one grid.
+    threshold : float
+        Between 0 and 1.
+    connected : bool
+        Keep only the largest connected component.
+
+    Returns
+    -------
+    xarray.DataArray
+        Lazy 3D int8 mask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from roidask.grid import new_image
+    >>> a = new_image(np.array([[[0, 1, 1], [0, 1, 1], [0, 1, 1]]]), np.eye(4))
+    >>> b = new_image(np.array([[[0, 0, 0], [0, 1, 1], [1, 0, 0]]]), np.eye(4))
+    >>> intersect_masks([a, b], threshold=1).values[0].tolist()
+    [[0, 0, 0], [0, 1, 1], [0, 0, 0]]
+    """
+    if isinstance(mask_imgs, (str, bytes)) or not hasattr(mask_imgs, "__len__"):
+        raise ParameterError("mask_imgs", "a list of 3D mask images", type(mask_imgs).__name__)
+    if len(mask_imgs) == 0:
+        raise ParameterError("mask_imgs", "at least one mask", "an empty list")
+    threshold = _check_fraction(threshold, "threshold")
+    threshold = min(threshold, 1 - 1.0e-7)
+    masks = [as_image(m, f"mask_imgs[{n}]") for n, m in enumerate(mask_imgs)]
+    for n, mask in enumerate(masks):
+        if mask.ndim != 3:
+            raise ParameterError(f"mask_imgs[{n}]", "a 3D mask", f"a {mask.ndim}D image")
+        check_same_grid(masks[0], mask, ("mask_imgs[0]", f"mask_imgs[{n}]"))
+    result = _lazy_mask(
+        _intersect, masks[0].shape, threshold, bool(connected), *[_data(m) for m in masks]
+    )
+    return _on_grid(masks[0], result, name="mask")
