@@ -62,7 +62,7 @@ def block_moments(block, codes=None, n_groups=1):
     """
     values = np.array(block, dtype=np.float64)  # a copy: updated in place below
     spatial = values.shape[:-1]
-    flat = values.reshape(-1, values.shape[-1])
+    flat = values.reshape(int(np.prod(spatial)), values.shape[-1])
     out = np.zeros((flat.shape[0], n_groups, N_FIELDS))
     if codes is None:
         present = np.arange(min(1, flat.shape[1]))
@@ -127,8 +127,8 @@ def moments(x, codes=None, n_groups=1, *, split_every=None):
     x : dask.array.Array, shape (..., t)
         Values; the last axis is reduced.
     codes : array-like of int, shape (t,), optional
-        Group index of each volume (``-1`` leaves it out); see
-        :func:`block_moments`.
+        Group index of each volume (``-1`` leaves it out), numpy or dask;
+        see :func:`block_moments`.
     n_groups : int
         Number of groups.
     split_every : int, optional
@@ -151,7 +151,9 @@ def moments(x, codes=None, n_groups=1, *, split_every=None):
     index = tuple(f"axis{axis}" for axis in range(x.ndim))
     time = index[-1]
     args = [x, index]
-    if codes is not None:
+    if isinstance(codes, da.Array):
+        args += [codes.astype(np.intp).rechunk((x.chunks[-1],)), (time,)]
+    elif codes is not None:
         codes = np.asarray(codes, dtype=np.intp)
         args += [da.from_array(codes, chunks=(x.chunks[-1],)), (time,)]
     parts = da.blockwise(

@@ -33,12 +33,13 @@ from scipy import stats as sps
 from roidask.chunks import volume_layout
 from roidask.errors import ParameterError
 from roidask.grid import SPATIAL_DIMS, TIME_DIM, as_image, check_same_grid, like_image
-from roidask.moments import COUNT, M2, MEAN, merge_moments, moments, pool_groups
+from roidask.moments import COUNT, M2, MEAN, N_FIELDS, merge_moments, moments, pool_groups
 
 ALTERNATIVES = ("two-sided", "less", "greater")
 NEG_LOG10_P_MAX = 10.0
 # Order of the per-voxel outputs a test's block function stacks on its last axis.
 _OUTPUTS = ("statistic", "df", "p_value", "neg_log10_p")
+_N_OUTPUTS = len(_OUTPUTS)
 
 
 # ---------------------------------------------------------------- validation
@@ -80,36 +81,54 @@ def _check_max(value):
         raise ParameterError("neg_log10_p_max", "a positive number or None", value)
 
 
+def _encode(values, labels):
+    """Group code of each value: its index in ``labels``, or -1."""
+    codes = np.full(np.shape(values), -1, dtype=np.intp)
+    for code, label in enumerate(labels):
+        codes[values == label] = code
+    return codes
+
+
 def _group_codes(img, groups, labels):
-    """Integer group code of each volume (-1: left out) and the group labels."""
+    """Group code of each volume (-1: left out; numpy or lazy) and the labels.
+
+    A lazy (dask-backed) ``groups`` coordinate stays lazy: then ``labels``
+    must name the groups, since finding them would compute.
+    """
     n_volumes = img.sizes[TIME_DIM]
     if isinstance(groups, str):
         names = [n for n, c in img.coords.items() if c.dims == (TIME_DIM,) and n != TIME_DIM]
         if groups not in names:
             raise ParameterError("groups", f"the name of a coordinate on t, one of {names}", groups)
-        groups = img.coords[groups].values
-    elif isinstance(groups, xr.DataArray):
-        groups = groups.values
-    groups = np.asarray(groups)
+        name, groups = groups, img.coords[groups].data
+    else:
+        name = "groups"
+        groups = groups.data if isinstance(groups, xr.DataArray) else groups
+    if not isinstance(groups, da.Array):
+        groups = np.asarray(groups)
     if groups.shape != (n_volumes,):
         raise ParameterError(
             "groups", f"a coordinate name or {n_volumes} labels (one per volume)", groups.shape
         )
-    present = np.unique(groups)
-    if labels is None:
-        labels = present
-    else:
-        labels = np.asarray(labels)
-        missing = labels[~np.isin(labels, present)] if labels.ndim == 1 else labels
-        if labels.ndim != 1 or missing.size or np.unique(labels).size != labels.size:
-            raise ParameterError(
-                "labels", f"distinct group labels among {present.tolist()}", labels.tolist()
-            )
+    lazy = isinstance(groups, da.Array)
+    if labels is None and lazy:
+        raise ParameterError(
+            "labels", f"the group labels, because {name!r} is lazy (dask-backed) and finding "
+            f"its values would compute; or load it first: "
+            f"img.assign_coords({name}=img.{name}.compute())", None,
+        )
+    present = None if lazy else np.unique(groups)
+    labels = present if labels is None else np.asarray(labels)
+    if labels.ndim != 1 or np.unique(labels).size != labels.size or (
+        present is not None and not np.isin(labels, present).all()
+    ):
+        known = "" if present is None else f" among {present.tolist()}"
+        raise ParameterError("labels", f"distinct group labels{known}", labels.tolist())
     if labels.size < 2:
         raise ParameterError("groups", "at least 2 groups", labels.tolist())
-    codes = np.full(n_volumes, -1, dtype=np.intp)
-    for code, label in enumerate(labels):
-        codes[groups == label] = code
+    if lazy:
+        return groups.map_blocks(_encode, labels=labels, dtype=np.intp), labels
+    codes = _encode(groups, labels)
     n_used = int((codes >= 0).sum())
     if n_used <= labels.size:
         raise ParameterError(
@@ -146,13 +165,14 @@ def _ttest_ind_block(ma, mb, equal_var, alternative, neg_log10_p_max):
         else:
             va, vb = ma[..., M2] / (na - 1) / na, mb[..., M2] / (nb - 1) / nb
             df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+            df = np.where(np.isnan(df), 1.0, df)  # both variances 0: as scipy, any df will do
             denominator = np.sqrt(va + vb)
         statistic = (ma[..., MEAN] - mb[..., MEAN]) / denominator
         return _summary(statistic, df, sps.t, (df,), alternative, neg_log10_p_max)
 
 
 def _ttest_1samp_block(m, popmean, alternative, neg_log10_p_max):
-    n = m[..., COUNT]
+    n = m[..., COUNT]  # popmean: a number or one per voxel
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = (m[..., MEAN] - popmean) / np.sqrt(m[..., M2] / (n - 1) / n)
         return _summary(statistic, n - 1, sps.t, (n - 1,), alternative, neg_log10_p_max)
@@ -176,14 +196,21 @@ def _pool_two(ma, mb):
 
 
 # ------------------------------------------------------------ lazy assembly
-def _per_voxel(block_function, *arrays, **kwargs):
-    """Map a block function over moments arrays: (i, j, k, len(_OUTPUTS))."""
+def _per_voxel(block_function, *arrays, n_out=_N_OUTPUTS, **kwargs):
+    """Apply a block function to moments arrays (or 3D images) voxel block by voxel block.
+
+    Every array's axes after ``i, j, k`` are passed whole; spatial chunks
+    follow the first array's. The result has shape ``(i, j, k, n_out)``.
+    """
     spatial = arrays[0].chunks[:3]
-    return da.map_blocks(
-        block_function, *arrays, **kwargs,
-        drop_axis=list(range(3, arrays[0].ndim - 1)),
-        chunks=spatial + ((len(_OUTPUTS),),),
-        dtype=np.float64,
+    args = []
+    for number, array in enumerate(arrays):
+        array = array.rechunk(spatial + tuple((size,) for size in array.shape[3:]))
+        trailing = tuple(f"a{number}_{axis}" for axis in range(3, array.ndim))
+        args += [array, ("i", "j", "k") + trailing]
+    return da.blockwise(
+        block_function, ("i", "j", "k", "out"), *args, **kwargs,
+        new_axes={"out": n_out}, concatenate=True, dtype=np.float64,
         meta=np.empty((0, 0, 0, 0), dtype=np.float64),
     )
 
@@ -255,9 +282,7 @@ def ttest_ind(img_a, img_b, *, equal_var=True, alternative="two-sided",
         _ttest_ind_block, ma, mb, equal_var=bool(equal_var), alternative=alternative,
         neg_log10_p_max=neg_log10_p_max,
     )
-    both = da.map_blocks(
-        _pool_two, ma, mb, dtype=np.float64, meta=np.empty((0, 0, 0, 0), dtype=np.float64)
-    )
+    both = _per_voxel(_pool_two, ma, mb, n_out=N_FIELDS)
     means = {"mean_a": ma[..., MEAN], "mean_b": mb[..., MEAN], "mean_img": both[..., MEAN]}
     attrs = {
         "test": "ttest_ind", "equal_var": int(bool(equal_var)), "alternative": alternative,
@@ -335,10 +360,13 @@ def f_oneway(img, groups, *, labels=None, neg_log10_p_max=NEG_LOG10_P_MAX):
         The volumes.
     groups : str or array-like
         Name of a coordinate on ``t`` (e.g. ``"condition"``) or one label per
-        volume.
+        volume (numpy, or dask when ``labels`` is given).
     labels : sequence, optional
         Group labels to compare; volumes of other groups are left out (e.g.
-        ``["face", "house", "cat"]`` to leave out ``"rest"``). Default: all.
+        ``["face", "house", "cat"]`` to leave out ``"rest"``). Default: all
+        labels in ``groups``, which must then be in memory (a dask-backed
+        coordinate, as ``.chunk()`` or a zarr store makes, needs ``labels``:
+        finding its values would compute).
     neg_log10_p_max : float or None, default 10.0
         Clip ``neg_log10_p`` at this value (None: no clipping).
 
@@ -348,7 +376,7 @@ def f_oneway(img, groups, *, labels=None, neg_log10_p_max=NEG_LOG10_P_MAX):
         3D float64 images on the grid of ``img``: ``statistic`` (F), ``df``
         (within-group degrees of freedom), ``p_value``, ``neg_log10_p``
         (NaN -> 0, clipped) and ``mean_img`` (over the compared volumes); attrs
-        ``df_between``, ``df_within`` and ``labels``.
+        ``df_between`` (number of labels - 1) and ``labels``.
 
     Examples
     --------
@@ -357,19 +385,15 @@ def f_oneway(img, groups, *, labels=None, neg_log10_p_max=NEG_LOG10_P_MAX):
     >>> img = random_image((4, 4, 4, 18), chunks={"t": 7})
     >>> img = img.assign_coords(condition=("t", np.repeat(["a", "b", "rest"], 6)))
     >>> result = f_oneway(img, "condition", labels=["a", "b"])
-    >>> result.attrs["df_between"], result.attrs["df_within"]
-    (1, 10)
+    >>> result.attrs["df_between"], float(result.df.max())
+    (1, 10.0)
     """
     img = _time_series(img, "img")
     _check_max(neg_log10_p_max)
     codes, labels = _group_codes(img, groups, labels)
     mg = moments(_data(img), codes, n_groups=labels.size)
     stacked = _per_voxel(_f_oneway_block, mg, neg_log10_p_max=neg_log10_p_max)
-    n_used = int((codes >= 0).sum())
-    attrs = {
-        "test": "f_oneway", "df_between": labels.size - 1, "df_within": n_used - labels.size,
-        "labels": labels.tolist(),
-    }
+    attrs = {"test": "f_oneway", "df_between": labels.size - 1, "labels": labels.tolist()}
     return _result(img, stacked, {"mean_img": pool_groups(mg)[..., MEAN]}, attrs)
 
 
