@@ -33,10 +33,15 @@ import numpy as np
 
 COUNT, MEAN, M2 = 0, 1, 2
 N_FIELDS = 3
+SLAB_BYTES = 16 * 2**20  # float64 working copy per block, bounded whatever the chunk size
 
 
 def block_moments(block, codes=None, n_groups=1):
     """Float64 moments of one block, per voxel and group.
+
+    Works through the block in slabs of voxels, so its float64 working copy
+    stays under :data:`SLAB_BYTES` whatever the chunk size; within a slab,
+    each group gets a two-pass mean and centred sum of squares.
 
     Parameters
     ----------
@@ -60,26 +65,31 @@ def block_moments(block, codes=None, n_groups=1):
     >>> block_moments(block, np.array([0, 0, 1, 0]), n_groups=2)[0, 0].tolist()
     [[3.0, 2.0, 2.0], [1.0, 10.0, 0.0]]
     """
-    values = np.array(block, dtype=np.float64)  # a copy: updated in place below
-    spatial = values.shape[:-1]
-    flat = values.reshape(int(np.prod(spatial)), values.shape[-1])
-    out = np.zeros((flat.shape[0], n_groups, N_FIELDS))
+    block = np.asarray(block)
+    spatial, n_times = block.shape[:-1], block.shape[-1]
+    flat = block.reshape(int(np.prod(spatial)), n_times)
     if codes is None:
-        present = np.arange(min(1, flat.shape[1]))
-        starts, counts = np.zeros_like(present), np.full_like(present, flat.shape[1])
+        order = np.arange(n_times)
     else:
         codes = np.asarray(codes, dtype=np.intp)
         order = np.flatnonzero(codes >= 0)
         order = order[np.argsort(codes[order], kind="stable")]
-        flat = flat[:, order]
-        present, starts, counts = np.unique(codes[order], return_index=True, return_counts=True)
-    if present.size:
-        means = np.add.reduceat(flat, starts, axis=1) / counts
-        flat -= means if present.size == 1 else np.repeat(means, counts, axis=1)
-        np.multiply(flat, flat, out=flat)
-        out[:, present, COUNT] = counts
-        out[:, present, MEAN] = means
-        out[:, present, M2] = np.add.reduceat(flat, starts, axis=1)
+    groups, starts, counts = np.unique(
+        np.zeros(n_times, np.intp) if codes is None else codes[order],
+        return_index=True, return_counts=True,
+    )
+    out = np.zeros((flat.shape[0], n_groups, N_FIELDS))
+    out[:, groups, COUNT] = counts
+    rows = max(1, SLAB_BYTES // (8 * max(1, order.size)))
+    for first in range(0, flat.shape[0], rows):
+        # A float64 copy of a slab of voxels, volumes sorted by group.
+        slab = np.array(flat[first:first + rows, order], dtype=np.float64)
+        for group, start, count in zip(groups, starts, counts):
+            values = slab[:, start:start + count]
+            mean = values.mean(axis=1)
+            values -= mean[:, None]
+            out[first:first + rows, group, MEAN] = mean
+            out[first:first + rows, group, M2] = np.einsum("ij,ij->i", values, values)
     return out.reshape(spatial + (1, n_groups, N_FIELDS))
 
 

@@ -9,6 +9,7 @@ import pytest
 import scipy.stats as sps
 from sklearn.feature_selection import f_classif
 
+from roidask import moments as moments_module
 from roidask.errors import GridMismatchError, NotAnImageError, ParameterError
 from roidask.grid import image_affine, new_image
 from roidask.moments import block_moments, merge_moments, moments, pool_groups
@@ -350,6 +351,18 @@ def test_graph_grows_linearly_with_chunks(test):
 
 
 # --------------------------------------------------------------- moments unit
+def test_block_moments_in_small_slabs_equal_one_slab(monkeypatch):
+    rng = np.random.default_rng(2)
+    block = rng.integers(-300, 300, (5, 4, 3, 17)).astype(np.int16)
+    codes = rng.integers(-1, 3, 17)
+    whole = block_moments(block, codes, n_groups=3)
+    monkeypatch.setattr(moments_module, "SLAB_BYTES", 8 * 17 * 7)  # 7 voxels per slab
+    np.testing.assert_allclose(block_moments(block, codes, n_groups=3), whole, rtol=1e-12)
+    pooled = merge_moments(whole[..., 0, :, :], axis=-2)
+    kept = block_moments(block[..., codes >= 0])[..., 0, 0, :]
+    np.testing.assert_allclose(kept, pooled, rtol=1e-12)
+
+
 def test_chan_merge_equals_direct_moments_for_any_split():
     rng = np.random.default_rng(5)
     x = 1000 + rng.standard_normal((3, 50))
