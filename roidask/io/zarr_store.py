@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from zarr.codecs import BloscCodec
 
 from roidask.chunks import resolve_chunks
 from roidask.errors import InputFileError
@@ -33,6 +34,16 @@ def regular_chunks(data_chunks):
     return tuple(max(axis) for axis in data_chunks)
 
 
+def image_codec(dtype):
+    """Blosc-LZ4 with bit shuffle for integers, byte shuffle for floats.
+
+    On BOLD-like int16 data it compresses as well as zarr's default zstd
+    and writes twice / reads several times as fast (measured on a 67 MB chunk).
+    """
+    shuffle = "bitshuffle" if np.dtype(dtype).kind in "iub" else "shuffle"
+    return BloscCodec(cname="lz4", clevel=5, shuffle=shuffle)
+
+
 def to_dataset(img):
     """The image as an xarray Dataset ready for zarr, with regular chunks."""
     img = as_image(img)
@@ -46,6 +57,7 @@ def to_dataset(img):
             values = values.astype(str).astype(object)
         ds[coord] = ds[coord].copy(data=values)
     ds.attrs["roidask_image"] = name
+    ds[name].encoding["compressors"] = (image_codec(ds[name].dtype),)
     return ds
 
 
