@@ -381,6 +381,9 @@ def test_chan_merge_equals_direct_moments_for_any_split():
         np.testing.assert_allclose(direct[:, group, 2], member.var(-1) * member.shape[-1])
     lazy = moments(da.from_array(x, chunks=(2, 7)), codes, n_groups=4, split_every=2)
     np.testing.assert_allclose(lazy.compute(), direct, rtol=1e-12)
+    empty_block = da.from_array(x, chunks=((3,), (10, 0, 40)))
+    np.testing.assert_allclose(moments(empty_block, codes, n_groups=4).compute(), direct,
+                               rtol=1e-12)
     pooled = pool_groups(lazy).compute()
     kept = x[:, codes >= 0]
     np.testing.assert_allclose(pooled[:, 1], kept.mean(-1), rtol=1e-12)
