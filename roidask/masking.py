@@ -30,13 +30,13 @@ from scipy import ndimage
 
 from roidask.errors import ParameterError, RoidaskError
 from roidask.grid import (
-    TIME_DIM,
     as_image,
     check_same_grid,
     header_facts,
     image_affine,
     new_image,
 )
+from roidask.image import mean_img, resample_img, resample_to_img, smooth_img
 
 MASK_TYPES = ("whole-brain", "gm", "wm")
 TEMPLATES_EXTRA = "templates"
@@ -49,7 +49,6 @@ __all__ = [
     "compute_epi_mask",
     "intersect_masks",
     "load_mni152_template",
-    "mean_volume",
 ]
 
 
@@ -64,43 +63,6 @@ class TemplatesUnavailableError(RoidaskError, ImportError):
 def _data(img):
     data = img.data
     return data if isinstance(data, da.Array) else da.from_array(np.asarray(data), chunks=-1)
-
-
-def _mean_dtype(dtype):
-    """dtype of ``numpy.mean`` over an array of ``dtype`` (as nilearn's compute_mean)."""
-    return np.mean(np.zeros(1, dtype=dtype)).dtype
-
-
-def mean_volume(img):
-    """The mean over ``t`` of a 4D image (a 3D image is returned as is), lazily.
-
-    Accumulates in float64 over the time chunks and returns numpy's mean
-    dtype (float32 for float32 data, float64 for integers).
-
-    Parameters
-    ----------
-    img : xarray.DataArray
-        A 3D or 4D roidask image.
-
-    Returns
-    -------
-    xarray.DataArray
-        3D image on the same grid.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from roidask.grid import new_image
-    >>> img = new_image(np.arange(8, dtype="int16").reshape(1, 2, 2, 2), np.eye(4))
-    >>> mean_volume(img).values.ravel().tolist()
-    [0.5, 2.5, 4.5, 6.5]
-    """
-    img = as_image(img)
-    if TIME_DIM not in img.dims:
-        return img
-    data = _data(img)
-    mean = data.astype(np.float64).mean(axis=3).astype(_mean_dtype(data.dtype))
-    return _on_grid(img, mean)
 
 
 def _on_grid(img, data, affine=None, name=None):
@@ -188,8 +150,6 @@ def _epi_mask(mean, nan_mask, lower_cutoff, upper_cutoff, exclude_zeros, ensure_
 def _resampled(img, target_affine, target_shape):
     if target_affine is None and target_shape is None:
         return img
-    from roidask.image import resample_img
-
     return resample_img(
         img, target_affine=target_affine, target_shape=target_shape,
         interpolation="continuous",
@@ -251,11 +211,9 @@ def compute_epi_mask(epi_img, *, lower_cutoff=0.2, upper_cutoff=0.85, connected=
             "lower_cutoff", f"a value below upper_cutoff={upper_cutoff}", lower_cutoff
         )
     opening = _check_opening(opening)
-    mean = _resampled(mean_volume(epi_img), target_affine, target_shape)
+    mean = _resampled(mean_img(epi_img), target_affine, target_shape)
     nan_mask = None
     if opening:
-        from roidask.image import smooth_img
-
         nan_mask = da.isnan(_data(mean)) if mean.dtype.kind == "f" else None
         smoothed = smooth_img(_on_grid(mean, _data(mean), affine=np.eye(4)), 1)
         mean = _on_grid(mean, _data(smoothed))
@@ -325,7 +283,7 @@ def compute_background_mask(data_imgs, *, border_size=2, connected=False, openin
             or border_size < 1:
         raise ParameterError("border_size", "a number of voxels >= 1", border_size)
     opening = _check_opening(opening)
-    mean = _resampled(mean_volume(data_imgs), target_affine, target_shape)
+    mean = _resampled(mean_img(data_imgs), target_affine, target_shape)
     mask = _lazy_mask(
         _background_mask, mean.shape, _data(mean), int(border_size), opening, bool(connected)
     )
@@ -422,14 +380,9 @@ def compute_brain_mask(target_img, *, threshold=0.5, connected=True, opening=2,
     opening = _check_opening(opening)
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise ParameterError("threshold", "a number (template values are in [0, 1])", threshold)
-    from roidask.image import resample_img
-
     template = load_mni152_template(mask_type)
     grid = _on_grid(target_img, da.zeros(target_img.shape[:3], dtype=np.int8))
-    resampled = resample_img(
-        template, target_affine=image_affine(grid), target_shape=grid.shape,
-        interpolation="continuous",
-    )
+    resampled = resample_to_img(template, grid, interpolation="continuous")
     mask = _lazy_mask(
         _template_mask, grid.shape, _data(resampled), float(threshold), opening,
         bool(connected), mask_type,

@@ -349,6 +349,8 @@ def _check_filter(filter, low_pass, high_pass, t_r):
             "the repetition time in seconds, needed for low_pass/high_pass filtering",
             None,
         )
+    if low_pass is not None and high_pass is not None and high_pass >= low_pass:
+        raise ParameterError("high_pass", f"a cutoff below low_pass={low_pass} Hz", high_pass)
     return "butterworth"
 
 
