@@ -112,10 +112,12 @@ def _group_codes(img, groups, labels):
         )
     lazy = isinstance(groups, da.Array)
     if labels is None and lazy:
+        load = "groups.compute()" if name == "groups" else (
+            f"img.assign_coords({name}=img.{name}.compute())"
+        )
         raise ParameterError(
             "labels", f"the group labels, because {name!r} is lazy (dask-backed) and finding "
-            f"its values would compute; or load it first: "
-            f"img.assign_coords({name}=img.{name}.compute())", None,
+            f"its values would compute; or load it first: {load}", None,
         )
     present = None if lazy else np.unique(groups)
     labels = present if labels is None else np.asarray(labels)
