@@ -66,13 +66,20 @@ def label_codes(labels, label_values):
     return np.where(found, position, n_labels).astype(np.int32)
 
 
-def _finite_float64(block):
-    """A (voxels x t) float64 copy of a 4D block with non-finite values set to 0."""
-    flat = np.asarray(block).reshape(-1, block.shape[-1])
-    out = flat.astype(np.float64)
-    if out.dtype.kind == "f" and not np.isfinite(out).all():
+def _flat_float64(block, codes):
+    """(voxels x t) float64 copy of a 4D block, non-finite values set to 0, and its codes.
+
+    Columns (volumes) are contiguous, so per-volume bincounts stream memory;
+    an F-ordered block (as NIfTI reads give) is flattened in F order
+    without a reordering copy, with ``codes`` flattened the same way.
+    """
+    block = np.asarray(block)
+    order = "F" if block.flags.f_contiguous and not block.flags.c_contiguous else "C"
+    flat = block.reshape(-1, block.shape[-1], order=order)
+    out = flat.astype(np.float64, order="F")
+    if not np.isfinite(out).all():
         out[~np.isfinite(out)] = 0.0
-    return out
+    return out, np.ravel(codes, order=order)
 
 
 def _bincount_columns(codes, values, n_bins):
@@ -85,8 +92,7 @@ def _bincount_columns(codes, values, n_bins):
 
 def _block_partials(block, codes, n_labels, kind):
     """Partial statistics of one chunk, shaped (1, 1, 1, fields, n_labels, t)."""
-    codes = np.ravel(codes)
-    values = _finite_float64(block)
+    values, codes = _flat_float64(block, codes)
     n_times = values.shape[1]
     counts = np.bincount(codes, minlength=n_labels + 1)[:n_labels].astype(np.float64)
     if kind == "sum":
