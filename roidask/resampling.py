@@ -23,9 +23,11 @@ Examples
 
 import functools
 import numbers
+import warnings
 
 import dask.array as da
 import numpy as np
+from dask.array.core import PerformanceWarning
 from scipy import linalg
 from scipy.ndimage import binary_dilation, map_coordinates, spline_filter
 
@@ -332,10 +334,13 @@ def resample_img(
         func = functools.partial(_resample_block_finite, **kwargs)
     for axis, letter in zip(axes, "abc"):
         args += [axis, letter]
-    out = da.blockwise(
-        func, out_index, *args, dtype=dtype, concatenate=True,
-        meta=np.empty((0,) * data.ndim, dtype=dtype),
-    )
+    with warnings.catch_warnings():
+        # Many output blocks read one gathered source block: intended.
+        warnings.simplefilter("ignore", PerformanceWarning)
+        out = da.blockwise(
+            func, out_index, *args, dtype=dtype, concatenate=True,
+            meta=np.empty((0,) * data.ndim, dtype=dtype),
+        )
     if clip:
         vmin = da.minimum(da.nanmin(data), 0)
         vmax = da.maximum(da.nanmax(data), 0)
