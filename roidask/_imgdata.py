@@ -51,6 +51,14 @@ def finite_copy(block, dtype):
     return out
 
 
+def mask_truth(block):
+    """Which voxels of a mask block are in the mask: finite and not 0 (nilearn's rule)."""
+    block = np.asarray(block)
+    if block.dtype.kind in "fc":
+        return np.isfinite(block) & (block != 0)
+    return block != 0
+
+
 def time_coords(img):
     """The coordinates of ``img`` along ``t`` (besides ``t`` itself)."""
     return {

@@ -20,7 +20,7 @@ import numbers
 import dask.array as da
 import numpy as np
 
-from roidask._imgdata import as_lazy, dask_data, image_on_grid, with_data
+from roidask._imgdata import as_lazy, dask_data, image_on_grid, mask_truth, with_data
 from roidask.chunks import volume_layout
 from roidask.errors import ParameterError
 from roidask.grid import (
@@ -270,15 +270,7 @@ def new_img_like(ref_img, data, affine=None, *, copy_header=True):
 def _mask_values(mask_img, argument):
     """A mask image as a lazy boolean dask array (non-finite and 0 are False)."""
     mask_img = as_image(mask_img, argument)
-    data = dask_data(mask_img)
-    return mask_img, data.map_blocks(_truth, dtype=bool)
-
-
-def _truth(block):
-    block = np.asarray(block)
-    if block.dtype.kind in "fc":
-        return np.isfinite(block) & (block != 0)
-    return block != 0
+    return mask_img, dask_data(mask_img).map_blocks(mask_truth, dtype=bool)
 
 
 def _combine_masks(func, mask_img, other_masks, name):
@@ -332,33 +324,17 @@ def mask_and(mask_img, *other_masks):
 def mask_or(mask_img, *other_masks):
     """Voxels in any mask (logical OR), as an int8 image of 0 and 1.
 
-    See :func:`mask_and` for what counts as in a mask and the grid rules.
-
-    Parameters
-    ----------
-    mask_img : xarray.DataArray
-        First mask; its grid is the result's.
-    *other_masks : xarray.DataArray
-        More masks of the same shape on the same grid.
-
-    Returns
-    -------
-    xarray.DataArray
-        int8 mask.
-
-    Raises
-    ------
-    GridMismatchError
-        If a mask is on another grid (shape or affine).
+    Parameters, result and grid rules as for :func:`mask_and`; a mask on
+    another grid raises :class:`~roidask.errors.GridMismatchError`.
 
     Examples
     --------
     >>> import numpy as np
     >>> from roidask.grid import new_image
-    >>> a = new_image(np.array([1, 1, 0, 0]).reshape(1, 2, 2), np.eye(4))
-    >>> b = new_image(np.array([1.0, 0.0, 1.0, np.nan]).reshape(1, 2, 2), np.eye(4))
-    >>> mask_or(a, b).values.ravel().tolist()
-    [1, 1, 1, 0]
+    >>> left = new_image(np.array([[[1, 0, 0]]]), np.eye(4))
+    >>> right = new_image(np.array([[[0.0, 0.0, 2.5]]]), np.eye(4))
+    >>> mask_or(left, right).values.ravel().tolist()
+    [1, 0, 1]
     """
     return _combine_masks(np.logical_or, mask_img, other_masks, "other_masks")
 

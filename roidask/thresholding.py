@@ -32,7 +32,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from roidask._imgdata import dask_data, finite_copy, is_lazy, with_data
+from roidask._imgdata import dask_data, finite_copy, is_lazy, mask_truth, with_data
 from roidask.errors import ParameterError
 from roidask.grid import as_image, same_grid
 from roidask.percentile import score_at_percentile
@@ -161,8 +161,7 @@ def _mask_on_grid(mask_img, img):
         raise ParameterError("mask_img", "a 3D mask image", f"a {mask_img.ndim}D image")
     if not same_grid(img, mask_img):
         mask_img = resample_to_img(mask_img, img, interpolation="nearest")
-    values = dask_data(mask_img)
-    mask = values.map_blocks(lambda b: finite_copy(b, b.dtype) != 0, dtype=bool)
+    mask = dask_data(mask_img).map_blocks(mask_truth, dtype=bool)
     return mask.rechunk(dask_data(img).chunks[:3])
 
 
