@@ -14,6 +14,7 @@ import numpy as np
 
 from roidask.cluster import get_client
 from roidask.errors import RoidaskError
+from roidask.pipeline.spec import ConfigError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -32,6 +33,8 @@ def handle_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except ConfigError as err:
+            fail(str(err).replace("\n", " "), EXIT_USAGE)
         except RoidaskError as err:
             fail(str(err).replace("\n", " "))
         except KeyboardInterrupt:
@@ -48,21 +51,25 @@ def cluster_options(command):
                           "LocalCluster). Also read from ROIDASK_SCHEDULER."),
         click.option("--n-workers", type=click.IntRange(min=1), default=None,
                      help="Workers of the embedded cluster (default: one per core)."),
-        click.option("--threads-per-worker", type=click.IntRange(min=1), default=1,
-                     show_default=True, help="Threads per worker of the embedded cluster."),
-        click.option("--memory-limit", default="auto", show_default=True,
-                     help="Memory limit per worker of the embedded cluster, e.g. 2GB."),
+        click.option("--threads-per-worker", type=click.IntRange(min=1), default=None,
+                     help="Threads per worker of the embedded cluster (default 1)."),
+        click.option("--memory-limit", default=None,
+                     help="Memory limit per worker of the embedded cluster, e.g. 2GB "
+                          "(default: the machine's memory split between workers)."),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def client_from(options):
-    """A client context manager from the cluster options."""
+def client_from(options, defaults=None):
+    """A client context manager from the cluster options (then ``defaults``, a config's)."""
+    merged = dict(defaults or {})
+    merged.update({key: value for key, value in options.items() if value is not None})
     return get_client(
-        options["scheduler"], n_workers=options["n_workers"],
-        threads_per_worker=options["threads_per_worker"], memory_limit=options["memory_limit"],
+        merged.get("scheduler"), n_workers=merged.get("n_workers"),
+        threads_per_worker=merged.get("threads_per_worker", 1),
+        memory_limit=merged.get("memory_limit", "auto"),
     )
 
 
@@ -149,6 +156,85 @@ def info(path):
     extra = [c for c in img.coords if c not in img.dims and c != "space"]
     if extra:
         click.echo(f"volume coordinates: {', '.join(extra)}")
+
+
+def _load(config, inputs_dir, output_dir=None):
+    from roidask.pipeline.config import load_config, validate_config
+
+    if inputs_dir is None:
+        return load_config(config, output_root=output_dir)
+    raw = load_config(config, check_files=False).raw
+    return validate_config(raw, base_dir=inputs_dir, output_root=output_dir)
+
+
+INPUTS_DIR = click.option(
+    "--inputs-dir", type=click.Path(path_type=Path), default=None,
+    help="Folder that input paths are relative to (default: the config's folder).")
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@INPUTS_DIR
+@handle_errors
+def validate(config, inputs_dir):
+    """Check a pipeline CONFIG (keys, types, references, input files) without running it."""
+    checked = _load(config, inputs_dir)
+    click.echo(f"{config}: valid ({len(checked.steps)} steps, {len(checked.outputs)} outputs, "
+               f"{len(checked.subjects)} subject(s))")
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--output", "output_dir", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default: roidask-output/<config name>).")
+@INPUTS_DIR
+@click.option("--force", is_flag=True, help="Recompute outputs that are up to date.")
+@cluster_options
+@handle_errors
+def run(config, output_dir, inputs_dir, force, **cluster):
+    """Run a pipeline CONFIG: one lazy graph per subject, computed once, written atomically."""
+    from roidask.pipeline.runner import run_pipeline
+
+    checked = _load(config, inputs_dir)
+    output_dir = output_dir or Path("roidask-output") / checked.name
+    checked = _load(config, inputs_dir, output_dir)
+    summary = run_pipeline(checked, output_dir, lambda: client_from(cluster, checked.cluster),
+                           force=force)
+    report_summary(summary)
+    sys.exit(summary.exit_code)
+
+
+def report_summary(summary):
+    """Print what a run did; failures go to stderr, one line each."""
+    for label in summary.skipped:
+        click.echo(f"{label}: up to date, skipped (use --force to recompute)")
+    for label in summary.done:
+        click.echo(f"{label}: done")
+    for label, message in summary.failed.items():
+        click.echo(f"error: {label}: {message}".replace("\n", " "), err=True)
+    click.echo(f"outputs in {summary.output_dir}")
+
+
+@main.command()
+@click.option("--output", "output_dir", type=click.Path(path_type=Path),
+              default=Path("roidask-demo"), show_default=True, help="Folder for data and outputs.")
+@click.option("--size", type=click.Choice(["tiny", "small", "haxby"]), default="haxby",
+              show_default=True, help="Size of the synthetic data.")
+@click.option("--force", is_flag=True, help="Recompute outputs that are up to date.")
+@cluster_options
+@handle_errors
+def demo(output_dir, size, force, **cluster):
+    """Make synthetic Haxby-shaped data, run the ROI workflow and score it against the truth."""
+    from roidask.pipeline.demo import run_demo
+
+    summary, scores = run_demo(output_dir, lambda: client_from(cluster), size=size, force=force,
+                               echo=click.echo)
+    report_summary(summary)
+    if summary.failed:
+        sys.exit(summary.exit_code)
+    for name, value in scores.items():
+        click.echo(f"Dice {name}: {value:.3f}")
+    click.echo(f"report: {summary.output_dir / 'report.html'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

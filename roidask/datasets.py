@@ -55,6 +55,8 @@ class SyntheticDataset:
     labels: Path
     vt_mask: Path
     planted: dict
+    atlas: Path
+    atlas_names: tuple
     shape: tuple
     n_volumes: int
     t_r: float
@@ -100,6 +102,28 @@ def _anatomy(shape):
     return brain, vt, planted
 
 
+def _atlas(brain, planted, blocks=(3, 3, 2)):
+    """Labels: the planted regions 1..8, then the rest of the brain cut into blocks."""
+    atlas = np.zeros(brain.shape, np.int16)
+    names = []
+    for value, (category, region) in enumerate(planted.items(), start=1):
+        atlas[region] = value
+        names.append(f"planted_{category}")
+    edges = [np.linspace(0, n, b + 1).astype(int) for n, b in zip(brain.shape, blocks)]
+    value = len(names)
+    for a0, a1 in zip(edges[0][:-1], edges[0][1:]):
+        for b0, b1 in zip(edges[1][:-1], edges[1][1:]):
+            for c0, c1 in zip(edges[2][:-1], edges[2][1:]):
+                block = np.zeros_like(brain)
+                block[a0:a1, b0:b1, c0:c1] = True
+                block &= brain & (atlas == 0)
+                if block.any():
+                    value += 1
+                    atlas[block] = value
+                    names.append(f"block_{a0}_{b0}_{c0}")
+    return atlas, tuple(names)
+
+
 def _haxby_affine(shape, voxel):
     """Affine with a flipped x axis and the origin at the volume center, like Haxby's."""
     affine = np.diag([-voxel[0], voxel[1], voxel[2], 1.0])
@@ -143,8 +167,9 @@ def make_haxby_like(out_dir, *, size="haxby", shape=None, n_volumes=None, subjec
     -------
     SyntheticDataset
         Paths of ``func.nii.gz``, ``labels.txt``, ``vt_mask.nii.gz`` and the
-        planted region masks ``planted_<category>.nii.gz``, plus shape, volume
-        count and TR.
+        planted region masks ``planted_<category>.nii.gz``, an atlas
+        ``atlas.nii.gz`` (the planted regions 1-8, then blocks of the rest of
+        the brain) with its region names, plus shape, volume count and TR.
 
     Examples
     --------
@@ -193,4 +218,9 @@ def make_haxby_like(out_dir, *, size="haxby", shape=None, n_volumes=None, subjec
     for category, region in planted.items():
         planted_paths[category] = out_dir / f"planted_{category}.nii.gz"
         to_nifti(new_image(region.astype(np.uint8), affine), planted_paths[category])
-    return SyntheticDataset(func, labels, vt_path, planted_paths, shape, total, t_r)
+    atlas, names = _atlas(brain, planted)
+    atlas_path = out_dir / "atlas.nii.gz"
+    to_nifti(new_image(atlas, affine), atlas_path)
+    (out_dir / "atlas_names.txt").write_text("\n".join(names) + "\n")
+    return SyntheticDataset(func, labels, vt_path, planted_paths, atlas_path, names, shape,
+                            total, t_r)

@@ -1,0 +1,1 @@
+"""Pipelines from YAML configs: validated specs, an op registry, one-compute runner."""

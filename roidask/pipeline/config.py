@@ -1,0 +1,274 @@
+"""Pipeline configs: YAML read and validated before anything is built.
+
+A config has these top-level keys::
+
+    name: roi_extraction           # optional
+    inputs:                        # name -> path, or {path, labels, chunks}
+      func: {path: func.nii.gz, labels: labels.txt}
+      vt_mask: vt_mask.nii.gz
+    subjects:                      # optional: run once per subject folder
+      glob: data/sub-*             # or  list: [data/sub-01, data/sub-02]
+    steps:                         # run in order; $name refers to an input
+      - op: smooth_img             # or an earlier step (name defaults to op)
+        img: $func
+        fwhm: 6
+    outputs:                       # name -> {from: $step[.field], path: ...}
+      labels: {from: $label, path: roi_labels.nii.gz}
+    cluster: {n_workers: 2, memory_limit: 2GB}
+
+Input paths are relative to the config file, or to each subject folder when
+``subjects`` is given. Output paths are relative to the output folder (one
+sub-folder per subject). Every mistake raises :class:`ConfigError` naming
+the step and the key, e.g. ``steps[2].fwhm: expected a number >= 0, got 'six'``.
+
+Examples
+--------
+>>> config = validate_config({
+...     "inputs": {"img": "x.nii.gz"},
+...     "steps": [{"op": "smooth_img", "img": "$img", "fwhm": 6}],
+...     "outputs": {"smoothed": {"from": "$smooth_img", "path": "s.zarr"}},
+... }, check_files=False)
+>>> [step.name for step in config.steps]
+['smooth_img']
+"""
+
+import dataclasses
+import glob
+import os
+from pathlib import Path
+
+import yaml
+
+from roidask.pipeline import ops  # noqa: F401  (registers the operations)
+from roidask.pipeline.registry import OPS
+from roidask.pipeline.spec import (
+    REFERENCE_PREFIX,
+    ConfigError,
+    ListOf,
+    Number,
+    Optional,
+    Ref,
+    Text,
+    is_reference,
+)
+
+TOP_LEVEL = ("name", "description", "inputs", "subjects", "steps", "outputs", "cluster")
+OUTPUT_SUFFIXES = {
+    ".nii": "image", ".nii.gz": "image", ".zarr": "image",
+    ".csv": "table", ".tsv": "table", ".parquet": "table",
+    ".png": "figure", ".html": "report",
+}
+CLUSTER_KEYS = {
+    "n_workers": Number(minimum=1, integer=True),
+    "threads_per_worker": Number(minimum=1, integer=True),
+    "memory_limit": Text(),
+    "scheduler": Text(),
+}
+
+
+@dataclasses.dataclass
+class Step:
+    name: str
+    op: str
+    params: dict
+
+
+@dataclasses.dataclass
+class Output:
+    name: str
+    source: str
+    path: str
+    kind: str
+    options: dict
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    """A validated config; paths resolved against ``base_dir``."""
+
+    name: str
+    inputs: dict
+    subjects: list
+    steps: list
+    outputs: list
+    cluster: dict
+    base_dir: Path
+    raw: dict
+
+
+def output_kind(path):
+    """The output kind an output path's suffix asks for, or None."""
+    for suffix, kind in OUTPUT_SUFFIXES.items():
+        if str(path).endswith(suffix):
+            return kind
+    return None
+
+
+def _mapping(value, where):
+    if not isinstance(value, dict):
+        raise ConfigError(where, "a mapping of keys to values", value)
+    return value
+
+
+def _reference_name(value):
+    return value[len(REFERENCE_PREFIX):].split(".", 1)[0]
+
+
+def _input(name, value, where):
+    if isinstance(value, str):
+        value = {"path": value}
+    value = _mapping(value, where)
+    unknown = set(value) - {"path", "labels", "chunks"}
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}", "one of path, labels, chunks",
+                          sorted(unknown)[0])
+    if not isinstance(value.get("path"), str):
+        raise ConfigError(f"{where}.path", "a file path", value.get("path"))
+    return dict(value)
+
+
+def _subjects(value, base_dir):
+    if value is None:
+        return [None]
+    value = _mapping(value, "subjects")
+    if "glob" in value:
+        pattern = Text().check(value["glob"], "subjects.glob")
+        found = sorted(glob.glob(str(base_dir / pattern)))
+        folders = [Path(f) for f in found if Path(f).is_dir()]
+        if not folders:
+            raise ConfigError("subjects.glob", "a pattern matching subject folders", pattern)
+        return folders
+    if "list" in value:
+        items = value["list"]
+        if not isinstance(items, list) or not items:
+            raise ConfigError("subjects.list", "a non-empty list of folders", items)
+        return [base_dir / Text().check(item, f"subjects.list[{i}]") for i, item in
+                enumerate(items)]
+    raise ConfigError("subjects", "a mapping with 'glob' or 'list'", value)
+
+
+def _step(index, value, known):
+    where = f"steps[{index}]"
+    value = dict(_mapping(value, where))
+    op_name = value.pop("op", None)
+    if op_name not in OPS:
+        raise ConfigError(f"{where}.op", f"one of {', '.join(sorted(OPS))}", op_name)
+    op = OPS[op_name]
+    name = value.pop("name", op_name)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError(f"{where}.name", "an identifier (letters, digits, _)", name)
+    if name in known:
+        raise ConfigError(f"{where}.name", "a name not used by an input or earlier step", name)
+    for key in value:
+        if key not in op.params:
+            raise ConfigError(f"{where}.{key}", f"a parameter of {op_name} "
+                              f"({', '.join(op.params)})", key)
+    for key in op.required:
+        if key not in value:
+            raise ConfigError(f"{where}.{key}", f"a value (required by {op_name})", None)
+    params = {}
+    for key, item in value.items():
+        params[key] = _check_param(op.params[key], item, f"{where}.{key}", known)
+    return Step(name, op_name, params)
+
+
+def _ref_kinds(spec):
+    """Result kinds a reference parameter accepts (None when it takes no reference)."""
+    if isinstance(spec, Optional):
+        spec = spec.spec
+    return spec.kinds if isinstance(spec, Ref) else None
+
+
+def _check_param(spec, value, where, known):
+    if isinstance(spec, ListOf) and isinstance(spec.item, Ref) and isinstance(value, list):
+        return [_check_param(spec.item, v, f"{where}[{i}]", known) for i, v in enumerate(value)]
+    value = spec.check(value, where)
+    if is_reference(value):
+        target = _reference_name(value)
+        if target not in known:
+            raise ConfigError(where, "a reference to an input or an earlier step "
+                              f"({', '.join(known)})", value)
+        kinds = _ref_kinds(spec)
+        if kinds and "." not in value and known[target] not in kinds:
+            raise ConfigError(where, spec.expected, f"{value} (a {known[target]})")
+    return value
+
+
+def _output(name, value, known, output_root):
+    where = f"outputs.{name}"
+    value = dict(_mapping(value, where))
+    source = value.pop("from", None)
+    if not is_reference(source) or _reference_name(source) not in known:
+        raise ConfigError(f"{where}.from", "a reference to a step ($name or $name.field)",
+                          source)
+    path = value.pop("path", None)
+    if not isinstance(path, str) or output_kind(path) is None:
+        raise ConfigError(f"{where}.path", "a path ending in "
+                          f"{', '.join(OUTPUT_SUFFIXES)}", path)
+    if output_root is not None:
+        _check_writable(output_root, f"{where}.path")
+    return Output(name, source, path, output_kind(path), value)
+
+
+def _check_writable(folder, where):
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise ConfigError(where, "an output folder that can be written", str(folder))
+
+
+def validate_config(raw, *, base_dir=".", check_files=True, output_root=None):
+    """Validate a config mapping; return a :class:`PipelineConfig`.
+
+    ``check_files`` checks that every input exists (for every subject);
+    ``output_root`` checks that the output folder can be written.
+    """
+    raw = _mapping(raw, "config")
+    base_dir = Path(base_dir)
+    for key in raw:
+        if key not in TOP_LEVEL:
+            raise ConfigError(key, f"a top-level key among {', '.join(TOP_LEVEL)}", key)
+    inputs = {name: _input(name, value, f"inputs.{name}")
+              for name, value in _mapping(raw.get("inputs"), "inputs").items()}
+    subjects = _subjects(raw.get("subjects"), base_dir)
+    if check_files:
+        for subject in subjects:
+            folder = subject or base_dir
+            for name, spec in inputs.items():
+                for key in ("path", "labels"):
+                    if key in spec and not (folder / spec[key]).exists():
+                        raise ConfigError(f"inputs.{name}.{key}", "an existing file",
+                                          str(folder / spec[key]))
+    known = {name: "image" for name in inputs}
+    steps_raw = raw.get("steps")
+    if not isinstance(steps_raw, list) or not steps_raw:
+        raise ConfigError("steps", "a non-empty list of steps", steps_raw)
+    steps = []
+    for index, value in enumerate(steps_raw):
+        step = _step(index, value, known)
+        known[step.name] = OPS[step.op].returns
+        steps.append(step)
+    outputs = [_output(name, value, known, output_root)
+               for name, value in _mapping(raw.get("outputs"), "outputs").items()]
+    cluster = dict(_mapping(raw.get("cluster") or {}, "cluster"))
+    for key, value in cluster.items():
+        if key not in CLUSTER_KEYS:
+            raise ConfigError(f"cluster.{key}", f"one of {', '.join(CLUSTER_KEYS)}", key)
+        CLUSTER_KEYS[key].check(value, f"cluster.{key}")
+    return PipelineConfig(raw.get("name", "pipeline"), inputs, subjects, steps, outputs,
+                          cluster, base_dir, raw)
+
+
+def load_config(path, *, check_files=True, output_root=None):
+    """Read and validate a YAML config file."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError("config", "an existing YAML file", str(path))
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError("config", "valid YAML", f"{path}: {err}".replace("\n", " ")) from None
+    return validate_config(raw, base_dir=path.parent, check_files=check_files,
+                           output_root=output_root)

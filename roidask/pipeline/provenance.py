@@ -1,0 +1,81 @@
+"""What a pipeline run records beside its outputs, and when a rerun can skip.
+
+``provenance.json`` holds the versions of roidask and its engine, the
+resolved config, a fingerprint of every input (size, modification time and
+a hash of its first and last MiB), timings, and a key made from all of
+these. It is written last: an interrupted run leaves no provenance, so the
+next run redoes the work.
+"""
+
+import hashlib
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from roidask.io.atomic import atomic_output
+
+PROVENANCE = "provenance.json"
+PACKAGES = ("roidask", "dask", "distributed", "xarray", "zarr", "nibabel", "numpy", "scipy")
+EDGE_BYTES = 2**20
+
+
+def versions():
+    """Versions of Python and the packages a result depends on."""
+    found = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def fingerprint(path):
+    """Size, mtime and a hash of the first and last MiB of a file or store."""
+    path = Path(path)
+    if path.is_dir():  # a zarr store: its metadata files
+        parts = sorted(p for p in path.rglob("*.json"))
+        digest = hashlib.sha256()
+        for part in parts:
+            digest.update(part.read_bytes())
+        return {"path": str(path), "sha256_metadata": digest.hexdigest()}
+    stat = path.stat()
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        digest.update(f.read(EDGE_BYTES))
+        if stat.st_size > EDGE_BYTES:
+            f.seek(max(EDGE_BYTES, stat.st_size - EDGE_BYTES))
+            digest.update(f.read(EDGE_BYTES))
+    return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "sha256_edges": digest.hexdigest()}
+
+
+def run_key(resolved_config, fingerprints):
+    """A hash of everything that determines a subject's outputs."""
+    payload = json.dumps({"config": resolved_config, "inputs": fingerprints,
+                          "roidask": versions().get("roidask")}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def read_provenance(folder):
+    """The provenance record in ``folder``, or None."""
+    path = Path(folder) / PROVENANCE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def up_to_date(folder, key, output_paths):
+    """Whether ``folder`` holds complete outputs made with ``key``."""
+    record = read_provenance(folder)
+    return bool(record) and record.get("key") == key and all(
+        Path(p).exists() for p in output_paths
+    )
+
+
+def write_provenance(folder, record):
+    """Write ``provenance.json`` atomically."""
+    with atomic_output(Path(folder) / PROVENANCE) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))

@@ -1,0 +1,188 @@
+"""Run a validated pipeline: build every subject's lazy graph, compute once, write.
+
+All subjects' results go to the cluster in one ``client.compute`` call (one
+distributed computation, under a progress bar); 4D image outputs stream to
+disk instead of being gathered. A subject whose files are bad, or whose
+computation fails, is reported while the other subjects' outputs are still
+written. Outputs appear atomically and ``provenance.json`` is written last,
+so a rerun skips subjects whose outputs are up to date and redoes
+interrupted ones.
+"""
+
+import dataclasses
+import time
+from pathlib import Path
+
+import xarray as xr
+from distributed import progress
+
+from roidask.errors import RoidaskError
+from roidask.io.load import load_img
+from roidask.pipeline import provenance
+from roidask.pipeline.outputs import needs_streaming, write_output
+from roidask.pipeline.registry import OPS
+from roidask.pipeline.spec import REFERENCE_PREFIX, is_reference
+
+
+@dataclasses.dataclass
+class SubjectPlan:
+    """One subject's lazy results, output paths and provenance record."""
+
+    label: str
+    folder: Path
+    key: str
+    record: dict
+    computed: dict = dataclasses.field(default_factory=dict)
+    written_after: dict = dataclasses.field(default_factory=dict)
+    error: str = None
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """What a run did: subjects done, skipped as up to date, and failed."""
+
+    output_dir: Path
+    done: list = dataclasses.field(default_factory=list)
+    skipped: list = dataclasses.field(default_factory=list)
+    failed: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def exit_code(self):
+        return 1 if self.failed else 0
+
+
+def resolve(values, value):
+    """Replace ``$name`` / ``$name.field`` references by built values."""
+    if isinstance(value, list):
+        return [resolve(values, v) for v in value]
+    if not is_reference(value):
+        return value
+    name, _, field = value[len(REFERENCE_PREFIX):].partition(".")
+    result = values[name]
+    if field:
+        result = result[field] if isinstance(result, xr.Dataset) else getattr(result, field)
+    return result
+
+
+def input_paths(config, subject):
+    """Absolute input paths of one subject: name -> {path, labels}."""
+    folder = Path(subject or config.base_dir).resolve()
+    return {name: {key: folder / spec[key] for key in ("path", "labels") if key in spec}
+            for name, spec in config.inputs.items()}
+
+
+def build_subject(config, subject):
+    """Open a subject's inputs and build every step, lazily."""
+    values = {}
+    for name, paths in input_paths(config, subject).items():
+        values[name] = load_img(paths["path"], chunks=config.inputs[name].get("chunks"),
+                                labels=paths.get("labels"))
+    for index, step in enumerate(config.steps):
+        kwargs = {key: resolve(values, item) for key, item in step.params.items()}
+        try:
+            values[step.name] = OPS[step.op].function(**kwargs)
+        except RoidaskError as err:
+            raise RoidaskError(f"steps[{index}] ({step.op}): {err}") from err
+    return values
+
+
+def plan_subject(config, subject, output_dir, force):
+    """The plan of one subject, or None when its outputs are up to date."""
+    label = Path(subject).name if subject else config.name
+    folder = Path(output_dir) / (Path(subject).name if subject else "")
+    paths = input_paths(config, subject)
+    fingerprints = {name: {k: provenance.fingerprint(p) for k, p in item.items()}
+                    for name, item in paths.items()}
+    resolved = {"config": config.raw, "subject": str(subject) if subject else None,
+                "inputs": {n: {k: str(p) for k, p in item.items()} for n, item in paths.items()}}
+    key = provenance.run_key(resolved, fingerprints)
+    output_paths = [folder / output.path for output in config.outputs]
+    if not force and provenance.up_to_date(folder, key, output_paths):
+        return label, None
+    record = {"key": key, "resolved": resolved, "inputs": fingerprints,
+              "versions": provenance.versions()}
+    return label, SubjectPlan(label, folder, key, record)
+
+
+def _fill_plan(config, plan, subject):
+    start = time.perf_counter()
+    values = build_subject(config, subject)
+    for output in config.outputs:
+        value = resolve(values, output.source)
+        if isinstance(value, (xr.DataArray, xr.Dataset)) and not needs_streaming(output, value):
+            plan.computed[output.name] = value
+        else:
+            plan.written_after[output.name] = value
+    plan.record["timings"] = {"build_s": round(time.perf_counter() - start, 3)}
+
+
+def run_pipeline(config, output_dir, client, *, force=False, show_progress=True, echo=print):
+    """Run ``config`` for all its subjects; return a :class:`RunSummary`.
+
+    ``client`` is a ``distributed.Client``, or a function returning a context
+    manager that yields one (e.g. ``roidask.cluster.get_client``), which is
+    called only when some subject is not up to date.
+    """
+    output_dir = Path(output_dir)
+    summary = RunSummary(output_dir)
+    plans = []
+    for subject in config.subjects:
+        label, plan = plan_subject(config, subject, output_dir, force)
+        if plan is None:
+            summary.skipped.append(label)
+            continue
+        try:
+            _fill_plan(config, plan, subject)
+        except (RoidaskError, OSError) as err:
+            summary.failed[label] = str(err)
+            continue
+        plans.append(plan)
+
+    if not plans:
+        return summary
+    if callable(client) and not hasattr(client, "compute"):
+        with client() as started:
+            return _compute_and_write(plans, config, started, summary, show_progress, echo)
+    return _compute_and_write(plans, config, client, summary, show_progress, echo)
+
+
+def _compute_and_write(plans, config, client, summary, show_progress, echo):
+    flat = [(plan, name, value) for plan in plans for name, value in plan.computed.items()]
+    start = time.perf_counter()
+    futures = client.compute([value for _, _, value in flat]) if flat else []
+    if futures and show_progress:
+        progress(futures, notebook=False)
+        echo("")
+    results = {}
+    for (plan, name, _), future in zip(flat, futures):
+        try:
+            results[plan.label, name] = future.result()
+        except Exception as err:  # a failed task: report it for this subject only
+            plan.error = plan.error or f"{type(err).__name__}: {err}"
+    compute_s = round(time.perf_counter() - start, 3)
+
+    outputs = {output.name: output for output in config.outputs}
+    for plan in plans:
+        if plan.error is None:
+            try:
+                _write_subject(plan, outputs, results, compute_s)
+            except (RoidaskError, OSError) as err:
+                plan.error = str(err)
+        if plan.error is not None:
+            summary.failed[plan.label] = plan.error
+        else:
+            summary.done.append(plan.label)
+    return summary
+
+
+def _write_subject(plan, outputs, results, compute_s):
+    start = time.perf_counter()
+    plan.folder.mkdir(parents=True, exist_ok=True)
+    for name in plan.computed:
+        write_output(outputs[name], results[plan.label, name], plan.folder / outputs[name].path)
+    for name, value in plan.written_after.items():
+        write_output(outputs[name], value, plan.folder / outputs[name].path)
+    plan.record["timings"].update(compute_s=compute_s,
+                                  write_s=round(time.perf_counter() - start, 3))
+    plan.record["outputs"] = {name: str(plan.folder / o.path) for name, o in outputs.items()}
+    provenance.write_provenance(plan.folder, plan.record)

@@ -1,0 +1,173 @@
+"""Parameter specifications that validate config values with step-and-key messages.
+
+Each spec checks one value and raises :class:`ConfigError` whose message
+reads ``steps[2].fwhm: expected a number >= 0, got 'six'``.
+
+Examples
+--------
+>>> Number(minimum=0).check(6, "steps[0].fwhm")
+6
+>>> Number(minimum=0).check("six", "steps[0].fwhm")
+Traceback (most recent call last):
+...
+roidask.pipeline.spec.ConfigError: steps[0].fwhm: expected a number >= 0, got 'six'
+"""
+
+import numbers
+
+from roidask.errors import ParameterError
+
+REFERENCE_PREFIX = "$"
+
+
+class ConfigError(ParameterError):
+    """A config value is wrong; the message names the step and the key."""
+
+
+def is_reference(value):
+    """Whether a config value names an input or an earlier step (``$name``)."""
+    return isinstance(value, str) and value.startswith(REFERENCE_PREFIX)
+
+
+class Spec:
+    """Base spec: accepts anything."""
+
+    expected = "a value"
+
+    def check(self, value, where):
+        return value
+
+    def fail(self, value, where):
+        raise ConfigError(where, self.expected, value)
+
+
+class Number(Spec):
+    """A real number, optionally an integer and bounded."""
+
+    def __init__(self, minimum=None, maximum=None, integer=False):
+        self.minimum, self.maximum, self.integer = minimum, maximum, integer
+        kind = "an integer" if integer else "a number"
+        bounds = []
+        if minimum is not None:
+            bounds.append(f">= {minimum}")
+        if maximum is not None:
+            bounds.append(f"<= {maximum}")
+        self.expected = " ".join([kind] + bounds)
+
+    def check(self, value, where):
+        valid_type = isinstance(value, numbers.Integral if self.integer else numbers.Real)
+        if isinstance(value, bool) or not valid_type:
+            self.fail(value, where)
+        if (self.minimum is not None and value < self.minimum) or (
+            self.maximum is not None and value > self.maximum
+        ):
+            self.fail(value, where)
+        return value
+
+
+class Choice(Spec):
+    """One of a fixed set of values."""
+
+    def __init__(self, *choices):
+        self.choices = choices
+        self.expected = "one of " + ", ".join(repr(c) for c in choices)
+
+    def check(self, value, where):
+        if value not in self.choices:
+            self.fail(value, where)
+        return value
+
+
+class Text(Spec):
+    """A string."""
+
+    expected = "a string"
+
+    def check(self, value, where):
+        if not isinstance(value, str):
+            self.fail(value, where)
+        return value
+
+
+class Flag(Spec):
+    """true or false."""
+
+    expected = "true or false"
+
+    def check(self, value, where):
+        if not isinstance(value, bool):
+            self.fail(value, where)
+        return value
+
+
+class Threshold(Spec):
+    """A number, or a percentile string such as ``"97%"``."""
+
+    expected = "a number or a percentile like '97%'"
+
+    def check(self, value, where):
+        if isinstance(value, str) and value.endswith("%"):
+            try:
+                percent = float(value[:-1])
+            except ValueError:
+                self.fail(value, where)
+            if not 0 <= percent <= 100:
+                raise ConfigError(where, "a percentile between 0% and 100%", value)
+            return value
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            self.fail(value, where)
+        return value
+
+
+class ListOf(Spec):
+    """A list whose items all pass ``item``."""
+
+    def __init__(self, item, length=None):
+        self.item, self.length = item, length
+        count = f"{length} " if length else ""
+        self.expected = f"a list of {count}values, each {item.expected}"
+
+    def check(self, value, where):
+        if not isinstance(value, list) or (self.length and len(value) != self.length):
+            self.fail(value, where)
+        return [self.item.check(v, f"{where}[{i}]") for i, v in enumerate(value)]
+
+
+class AnyOf(Spec):
+    """A value accepted by at least one of several specs (e.g. a number or a list)."""
+
+    def __init__(self, *specs):
+        self.specs = specs
+        self.expected = " or ".join(s.expected for s in specs)
+
+    def check(self, value, where):
+        for spec in self.specs:
+            try:
+                return spec.check(value, where)
+            except ConfigError:
+                continue
+        self.fail(value, where)
+
+
+class Optional(Spec):
+    """``null`` or a value accepted by ``spec``."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.expected = f"null or {spec.expected}"
+
+    def check(self, value, where):
+        return None if value is None else self.spec.check(value, where)
+
+
+class Ref(Spec):
+    """A reference (``$name``) to an input or an earlier step's result of some kinds."""
+
+    def __init__(self, *kinds):
+        self.kinds = kinds
+        self.expected = "a reference ($name) to " + " or ".join(f"a {k}" for k in kinds)
+
+    def check(self, value, where):
+        if not is_reference(value):
+            self.fail(value, where)
+        return value
