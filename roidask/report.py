@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from roidask.grid import image_affine, same_grid, voxel_volume
+from roidask.grid import same_grid, voxel_size, voxel_volume
 from roidask.image import mean_img, resample_to_img
 from roidask.io.atomic import atomic_output
 
@@ -101,15 +101,16 @@ def _slice_centre(volume):
 
 
 def _cuts(volume, centre):
+    """(title, 2D slice, the two axes it spans) through ``centre``."""
     i, j, k = centre
     return [
-        (f"i = {i}", volume[i, :, :]),
-        (f"j = {j}", volume[:, j, :]),
-        (f"k = {k}", volume[:, :, k]),
+        (f"i = {i}", volume[i, :, :], (1, 2)),
+        (f"j = {j}", volume[:, j, :], (0, 2)),
+        (f"k = {k}", volume[:, :, k], (0, 1)),
     ]
 
 
-def _draw_slices(background, overlay, kind):
+def _draw_slices(background, overlay, kind, sizes=(1.0, 1.0, 1.0)):
     """PNG (base64) of three orthogonal slices plus an axial row, overlay on background.
 
     Drawn on a bare matplotlib Figure with the Agg canvas: pyplot and the
@@ -123,9 +124,9 @@ def _draw_slices(background, overlay, kind):
     centre = _slice_centre(overlay)
     n_axial = min(6, overlay.shape[2])
     axial = np.unique(np.linspace(0, overlay.shape[2] - 1, n_axial + 2)[1:-1].round().astype(int))
-    panels = _cuts(overlay, centre) + [(f"k = {k}", overlay[:, :, k]) for k in axial]
+    panels = _cuts(overlay, centre) + [(f"k = {k}", overlay[:, :, k], (0, 1)) for k in axial]
     backgrounds = (
-        [b for _, b in _cuts(background, centre)] + [background[:, :, k] for k in axial]
+        [b for _, b, _ in _cuts(background, centre)] + [background[:, :, k] for k in axial]
         if background is not None else [None] * len(panels)
     )
     fig = Figure(figsize=(2.2 * max(3, len(axial)), 4.6))
@@ -138,22 +139,24 @@ def _draw_slices(background, overlay, kind):
     if kind == "labels":
         colours = matplotlib.colormaps["tab20"](np.arange(max(1, len(values))) % 20)
         colour_map = ListedColormap(colours)
-    for (row, col), (name, layer), back in zip(positions, panels, backgrounds):
+    for (row, col), (name, layer, (across, up)), back in zip(positions, panels, backgrounds):
         ax = axes[row, col]
+        aspect = sizes[up] / sizes[across]  # voxels drawn to scale
         if back is not None:
             finite = back[np.isfinite(back)]
             low, high = (np.percentile(finite, [2, 98]) if finite.size else (0, 1))
             ax.imshow(back.T, origin="lower", cmap="gray", vmin=low, vmax=high,
-                      interpolation="nearest")
+                      interpolation="nearest", aspect=aspect)
         if kind == "labels":
             codes = np.searchsorted(values, layer).astype(float)
             codes[layer == 0] = np.nan
             ax.imshow(codes.T, origin="lower", cmap=colour_map, vmin=0,
                       vmax=max(1, len(values)) - 1, alpha=0.6 if back is not None else 1.0,
-                      interpolation="nearest")
+                      interpolation="nearest", aspect=aspect)
         else:
             if back is None:
-                ax.imshow(layer.T, origin="lower", cmap="Reds", interpolation="nearest")
+                ax.imshow(layer.T, origin="lower", cmap="Reds", interpolation="nearest",
+                          aspect=aspect)
             if layer.any() and min(layer.shape) > 1:
                 ax.contour(layer.T.astype(float), levels=[0.5], colors="red", linewidths=1.2)
         ax.set_title(name, fontsize=8)
@@ -219,7 +222,7 @@ def _parameters_html(masker):
 
 
 def _grid_text(img):
-    size = np.sqrt((image_affine(img)[:3, :3] ** 2).sum(axis=0))
+    size = voxel_size(img)
     return (f"{' x '.join(map(str, img.shape[:3]))} voxels of "
             f"{' x '.join(f'{s:g}' for s in size)} mm")
 
@@ -260,7 +263,7 @@ def masker_report(masker, *, title=None):
             f"<p>{masker.n_elements_} regions, signals by <b>{html.escape(masker.strategy)}"
             f"</b> on a grid of {_grid_text(grid_img)}.</p>"
         )
-        picture = _draw_slices(background, overlay, "labels")
+        picture = _draw_slices(background, overlay, "labels", voxel_size(grid_img))
         caption = "Atlas regions" + (" over the mean image" if background is not None else "")
         parts.append(f"<h2>{caption}</h2>")
         parts.append(f'<img alt="{caption}" src="data:image/png;base64,{picture}">')
@@ -277,7 +280,7 @@ def masker_report(masker, *, title=None):
             f"<p>The mask holds <b>{masker.n_elements_} voxels</b>, "
             f"{coverage:.2f} % of the image ({_grid_text(grid_img)}).</p>"
         )
-        picture = _draw_slices(background, mask.astype(np.int8), "mask")
+        picture = _draw_slices(background, mask.astype(np.int8), "mask", voxel_size(grid_img))
         caption = "Mask outline" + (" over the mean image" if background is not None else "")
         parts.append(f"<h2>{caption}</h2>")
         parts.append(f'<img alt="{caption}" src="data:image/png;base64,{picture}">')

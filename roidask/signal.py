@@ -184,8 +184,16 @@ def butterworth(signals, sampling_rate, *, low_pass=None, high_pass=None, order=
     True
     """
     x = np.array(signals, dtype=np.float64)
-    if low_pass is None and high_pass is None:
+    sos = _butterworth_sos(sampling_rate, low_pass, high_pass, order)
+    if sos is None:
         return x
+    return sp_signal.sosfiltfilt(sos, x, axis=0, padtype="odd")
+
+
+def _butterworth_sos(sampling_rate, low_pass, high_pass, order=5):
+    """Second-order sections of nilearn's Butterworth filter (None: no filtering)."""
+    if low_pass is None and high_pass is None:
+        return None
     if low_pass is not None and high_pass is not None and high_pass >= low_pass:
         raise ParameterError(
             "high_pass", f"a cutoff below low_pass ({low_pass} Hz)", high_pass
@@ -204,13 +212,36 @@ def butterworth(signals, sampling_rate, *, low_pass=None, high_pass=None, order=
             warnings.warn(
                 "band-pass cutoffs are equal after clipping to the Nyquist frequency; "
                 "signals are returned unfiltered",
-                stacklevel=2,
+                stacklevel=3,
             )
-            return x
+            return None
     else:
         critical = critical[0]
-    sos = sp_signal.butter(N=order, Wn=critical, btype=btype, output="sos", fs=sampling_rate)
-    return sp_signal.sosfiltfilt(sos, x, axis=0, padtype="odd")
+    return sp_signal.butter(N=order, Wn=critical, btype=btype, output="sos", fs=sampling_rate)
+
+
+def _filter_padding(sos):
+    """Samples ``sosfiltfilt`` pads each end with; a series must be longer."""
+    taps = 2 * sos.shape[0] + 1 - min((sos[:, 2] == 0).sum(), (sos[:, 5] == 0).sum())
+    return 3 * taps
+
+
+def _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times):
+    """Reject series too short for the Butterworth filter before any work is done."""
+    if filter_type != "butterworth":
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the clipping warnings come again when filtering
+        sos = _butterworth_sos(1.0 / t_r, low_pass, high_pass)
+    if sos is None:
+        return
+    shortest = n_times if runs is None else min(np.unique(runs, return_counts=True)[1])
+    padding = _filter_padding(sos)
+    if shortest <= padding:
+        raise ParameterError(
+            "signals", f"more than {padding} volumes per run for this Butterworth filter "
+            "(or a low_pass/high_pass alone, which needs fewer)", f"{shortest} volumes",
+        )
 
 
 def _cosine_drift(high_pass, t_r, n_times):
@@ -520,6 +551,7 @@ needed for low_pass/high_pass filtering, got None
         standardize_confounds=bool(standardize_confounds), filter_type=filter_type,
         low_pass=low_pass, high_pass=high_pass, t_r=t_r,
     )
+    _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times)
     out_dtype = _result_dtype(signals.dtype)
     if not isinstance(signals, xr.DataArray):
         return _clean_block(signals, confounds, runs, ensure_finite, out_dtype, params)
