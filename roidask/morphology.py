@@ -26,6 +26,7 @@ Examples
 7
 """
 
+import dask
 import dask.array as da
 import numpy as np
 from dask.array.overlap import ensure_minimum_chunksize
@@ -238,6 +239,10 @@ def binary_closing(img, structure=None, iterations=1, *, connectivity=1, border_
     return _morphology("closing", img, structure, iterations, connectivity, border_value)
 
 
+def _border_labels(faces):
+    return np.unique(np.concatenate([np.ravel(face) for face in faces]))
+
+
 def _fill(mask, background_labels, border_labels):
     return mask | ((background_labels > 0) & ~np.isin(background_labels, border_labels))
 
@@ -278,14 +283,14 @@ def binary_fill_holes(img, structure=None, *, connectivity=1):
     img, mask = mask_input(img)
     structure = binary_structure(structure, connectivity, labelling=True)
     background, _ = label_array(~mask, structure)
-    faces = [
-        background[index].ravel()
+    face_blocks = [
+        block
         for axis in range(3)
         for end in (0, -1)
-        for index in [tuple(end if a == axis else slice(None) for a in range(3))]
+        for block in background[
+            tuple(end if a == axis else slice(None) for a in range(3))
+        ].to_delayed().ravel()
     ]
-    border = da.unique(da.concatenate(faces))
-    out = da.map_blocks(
-        _fill, mask, background, border.to_delayed()[0], dtype=bool, meta=np.array((), bool)
-    )
+    border = dask.delayed(_border_labels, pure=True)(face_blocks)
+    out = da.map_blocks(_fill, mask, background, border, dtype=bool, meta=np.array((), bool))
     return like_image(img, out, name="binary_fill_holes")
