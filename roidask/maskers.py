@@ -380,7 +380,7 @@ class LabelsMasker(_BaseMasker):
         if mask_img is not None and mask_img.ndim != 3:
             raise ParameterError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image")
         data_img = None if imgs is None else _load(imgs, "imgs")
-        original_values, names = self._region_names(labels_img)
+        original = labels_img
         if self.resampling_target is None:
             if mask_img is not None:
                 check_same_grid(labels_img, mask_img, ("labels_img", "mask_img"))
@@ -393,14 +393,18 @@ class LabelsMasker(_BaseMasker):
                 labels_img = _resample_to(labels_img, data_img, "nearest")
         if mask_img is not None and not same_grid(reference, mask_img):
             mask_img = _resample_to(mask_img, reference, "nearest")
-        self._set_atlas(labels_img, mask_img, original_values, names)
+        # one compute for the atlas as given, on the extraction grid, and the mask
+        original_values, labels, mask = dask.compute(
+            original.data, labels_img.data, None if mask_img is None else mask_img.data
+        )
+        present, names = self._region_names(np.asarray(original_values))
+        self._set_atlas(np.asarray(labels), mask, labels_img, present, names)
         self._report_img = data_img
         self.fitted_ = True
         return self
 
-    def _region_names(self, labels_img):
-        """Label values of the atlas and a name for each, by nilearn's rules."""
-        values = np.asarray(labels_img.values)
+    def _region_names(self, values):
+        """Label values of the atlas (as given) and a name for each, by nilearn's rules."""
         self._check_integer_labels(values)
         present = np.unique(values)
         bg = self.background_label
@@ -443,15 +447,10 @@ class LabelsMasker(_BaseMasker):
         elif values.dtype.kind not in "iub":
             raise ParameterError("labels_img", "an image of integer labels", str(values.dtype))
 
-    def _set_atlas(self, labels_img, mask_img, original_values, names):
-        """Compute atlas (and mask) on the extraction grid; fill the fitted attributes."""
-        if mask_img is None:
-            (labels,) = dask.compute(labels_img.data)
-            mask = None
-        else:
-            labels, mask = dask.compute(labels_img.data, mask_img.data)
+    def _set_atlas(self, labels, mask, labels_img, original_values, names):
+        """Mask the atlas values on the extraction grid; fill the fitted attributes."""
+        if mask is not None:
             mask = _mask_values(mask, "mask_img")
-        labels = np.asarray(labels)
         bg = self.background_label
         present_after_resampling = np.unique(labels)
         if np.all(present_after_resampling == bg):

@@ -31,11 +31,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from roidask.errors import RoidaskError
 from roidask.grid import same_grid, voxel_size, voxel_volume
 from roidask.image import mean_img, resample_to_img
 from roidask.io.atomic import atomic_output
 
-__all__ = ["Report", "masker_report", "region_table"]
+__all__ = ["Report", "ReportUnavailableError", "masker_report", "region_table"]
+
+REPORT_EXTRA = "report"
+
+
+class ReportUnavailableError(RoidaskError, ImportError):
+    """matplotlib, which draws the report pictures, is not installed."""
 
 _STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em;
@@ -116,10 +123,16 @@ def _draw_slices(background, overlay, kind, sizes=(1.0, 1.0, 1.0)):
     Drawn on a bare matplotlib Figure with the Agg canvas: pyplot and the
     session's backend are left alone.
     """
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure
+    try:
+        import matplotlib
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.colors import ListedColormap
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ReportUnavailableError(
+            "reports draw their pictures with matplotlib, which is not installed; "
+            f'install it with: pip install "roidask[{REPORT_EXTRA}]"'
+        ) from None
 
     centre = _slice_centre(overlay)
     n_axial = min(6, overlay.shape[2])

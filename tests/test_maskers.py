@@ -99,8 +99,8 @@ def test_labels_cleaning_and_confounds_equal_nilearn(data, options):
     values, labels = data
     confounds = np.random.default_rng(5).standard_normal((SHAPE[3], 2))
     img = _image(values, {"t": (7, 13, 10)})
-    with raise_if_dask_computes(max_computes=1):  # fit reads the atlas once
-        masker = LabelsMasker(_image(labels), **options).fit(img)
+    with raise_if_dask_computes(max_computes=1):  # fit reads the (lazy) atlas once
+        masker = LabelsMasker(_image(labels, {"i": 4}), **options).fit(img)
     with raise_if_dask_computes():
         signals = masker.transform(img, confounds=confounds)
     expected = _quiet(NiftiLabelsMasker(_nifti(labels), **options).fit_transform,
@@ -126,6 +126,32 @@ def test_labels_smoothing_and_resampling_equal_nilearn(data):
         assert_signals(signals.values, expected)
         np.testing.assert_array_equal(masker.labels_img_.values,
                                       reference.labels_img_.get_fdata())
+
+
+def test_atlas_fitted_alone_is_resampled_at_transform(data):
+    values, labels = data
+    atlas_affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    atlas_affine[:3, 3] = [-9.0, 6.0, 3.0]
+    atlas = np.zeros((15, 20, 16), "int32")
+    atlas[2:7, 3:10, 2:12], atlas[7:13, 3:18, 2:12] = 4, 7
+    masker = LabelsMasker(new_image(atlas, atlas_affine)).fit()
+    with pytest.warns(UserWarning, match="resampling the atlas now"):
+        signals = masker.transform(_image(values, {"t": 8}))
+    expected = _quiet(NiftiLabelsMasker(_nifti(atlas, atlas_affine)).fit().transform,
+                      _nifti(values))
+    assert_signals(signals.values, expected)
+
+
+def test_runs_are_cleaned_separately_as_in_nilearn(data):
+    values, labels = data
+    runs = np.repeat([1, 2], SHAPE[3] // 2)
+    mask = (labels > 0).astype("int8")
+    options = dict(detrend=True, standardize="zscore_sample")
+    img = _image(values, {"t": 7}, run=runs)
+    signals = Masker(_image(mask), runs="run", **options).fit().transform(img)
+    expected = _quiet(NiftiMasker(_nifti(mask), runs=runs, **options).fit_transform,
+                      _nifti(values))
+    assert_signals(signals.values, expected)
 
 
 @pytest.mark.parametrize("keep", [False, True])

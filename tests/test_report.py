@@ -2,6 +2,7 @@
 
 import base64
 import re
+import sys
 from html.parser import HTMLParser
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from roidask.grid import new_image
 from roidask.maskers import LabelsMasker, Masker, NotFittedError
+from roidask.report import ReportUnavailableError
 
 VOXEL = np.diag([2.0, 3.0, 4.0, 1.0])  # 24 mm^3 voxels
 
@@ -117,3 +119,11 @@ def test_report_needs_a_fitted_masker(atlas_and_data):
         LabelsMasker(atlas).generate_report()
     with pytest.raises(NotFittedError):
         Masker().generate_report()
+
+
+def test_missing_matplotlib_names_the_extra_to_install(atlas_and_data, monkeypatch):
+    atlas, _ = atlas_and_data
+    masker = LabelsMasker(atlas).fit()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ReportUnavailableError, match=r'pip install "roidask\[report\]"'):
+        masker.generate_report()
