@@ -134,6 +134,11 @@ class _BaseMasker:
 
     _param_names = ()
 
+    def _set_params(self, values):
+        """Store the constructor arguments as attributes, unchanged (scikit-learn style)."""
+        for name in self._param_names:
+            setattr(self, name, values[name])
+
     def get_params(self):
         """The constructor parameters, as a dict (scikit-learn style).
 
@@ -310,21 +315,7 @@ class LabelsMasker(_BaseMasker):
                  detrend=False, low_pass=None, high_pass=None, t_r=None,
                  resampling_target="data", strategy="mean", keep_masked_labels=False,
                  runs=None):
-        self.labels_img = labels_img
-        self.labels = labels
-        self.background_label = background_label
-        self.mask_img = mask_img
-        self.smoothing_fwhm = smoothing_fwhm
-        self.standardize = standardize
-        self.standardize_confounds = standardize_confounds
-        self.detrend = detrend
-        self.low_pass = low_pass
-        self.high_pass = high_pass
-        self.t_r = t_r
-        self.resampling_target = resampling_target
-        self.strategy = strategy
-        self.keep_masked_labels = keep_masked_labels
-        self.runs = runs
+        self._set_params(locals())
 
     # -- fit ---------------------------------------------------------------
     def _check_params(self):
@@ -676,19 +667,7 @@ class Masker(_BaseMasker):
                  standardize_confounds=True, detrend=False, low_pass=None, high_pass=None,
                  t_r=None, target_affine=None, target_shape=None, mask_strategy="background",
                  mask_args=None):
-        self.mask_img = mask_img
-        self.runs = runs
-        self.smoothing_fwhm = smoothing_fwhm
-        self.standardize = standardize
-        self.standardize_confounds = standardize_confounds
-        self.detrend = detrend
-        self.low_pass = low_pass
-        self.high_pass = high_pass
-        self.t_r = t_r
-        self.target_affine = target_affine
-        self.target_shape = target_shape
-        self.mask_strategy = mask_strategy
-        self.mask_args = mask_args
+        self._set_params(locals())
 
     def _mask_function(self):
         from roidask import masking
