@@ -9,6 +9,7 @@ Examples
 ('Array', 'float32')
 """
 
+import dask
 import dask.array as da
 import numpy as np
 
@@ -95,3 +96,11 @@ def with_data(img, data, *, copy_header=True):
 def spatial_single_chunk(array):
     """Whether each spatial axis of a dask array is one chunk."""
     return all(len(array.chunks[axis]) == 1 for axis in range(len(SPATIAL_DIMS)))
+
+
+def tree_reduce(items, combine, split=8):
+    """Combine delayed values in a tree of fan-in ``split`` (graph linear in items)."""
+    combine = dask.delayed(combine, pure=True)
+    while len(items) > 1:
+        items = [combine(*items[i:i + split]) for i in range(0, len(items), split)]
+    return items[0]

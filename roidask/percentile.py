@@ -34,6 +34,8 @@ import dask.array as da
 import numpy as np
 from dask.graph_manipulation import bind
 
+from roidask._imgdata import tree_reduce
+
 DIGIT_BITS = 16
 
 
@@ -197,17 +199,8 @@ def score_at_percentile(x, per, *, where=None):
             dask.delayed(_block_histograms, pure=True)(b, m, state, shift, width)
             for b, m in zip(block_list, mask_list)
         ]
-        total = _tree(hists)
+        total = tree_reduce(hists, _sum_histograms)
         state = dask.delayed(_select, pure=True)(total, state, per, width)
     value = dask.delayed(_finish, pure=True)(state, per, dtype)
     return da.from_delayed(value, shape=(), dtype=np.float64)
 
-
-def _tree(items, split=8):
-    """Sum delayed histograms in a tree of fan-in ``split``."""
-    while len(items) > 1:
-        items = [
-            dask.delayed(_sum_histograms, pure=True)(*items[i:i + split])
-            for i in range(0, len(items), split)
-        ]
-    return items[0]
