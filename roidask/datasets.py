@@ -35,15 +35,16 @@ REST = "rest"
 VOLUMES_PER_RUN = 121
 BASELINE = 1000.0
 NOISE_SD = 20.0
-RESPONSE = 0.03  # fractional signal change of a planted region for its category
 
 SIZES = {
-    # name: (shape, voxel size mm, runs, volumes per run, TR s)
-    "tiny": ((12, 16, 16), (7.0, 7.5, 7.5), 2, VOLUMES_PER_RUN, 2.5),
-    "small": ((20, 32, 32), (7.0, 7.5, 7.5), 4, VOLUMES_PER_RUN, 2.5),
-    "haxby": ((40, 64, 64), (3.5, 3.75, 3.75), 12, VOLUMES_PER_RUN, 2.5),
-    "hcp": ((91, 109, 91), (2.0, 2.0, 2.0), 10, 120, 0.72),
-    "large": ((91, 109, 91), (2.0, 2.0, 2.0), 80, 120, 0.72),
+    # name: (shape, voxel size mm, runs, volumes per run, TR s, response)
+    # response: fractional signal change of a planted region for its category;
+    # 0.4 % is BOLD-like, and the small presets get more to make up for fewer volumes
+    "tiny": ((12, 16, 16), (7.0, 7.5, 7.5), 2, VOLUMES_PER_RUN, 2.5, 0.03),
+    "small": ((20, 32, 32), (7.0, 7.5, 7.5), 4, VOLUMES_PER_RUN, 2.5, 0.02),
+    "haxby": ((40, 64, 64), (3.5, 3.75, 3.75), 12, VOLUMES_PER_RUN, 2.5, 0.004),
+    "hcp": ((91, 109, 91), (2.0, 2.0, 2.0), 10, 120, 0.72, 0.004),
+    "large": ((91, 109, 91), (2.0, 2.0, 2.0), 80, 120, 0.72, 0.004),
 }
 
 
@@ -94,7 +95,7 @@ def _anatomy(shape):
     for side in sides:  # two ventral-temporal ellipsoids, one per hemisphere
         vt |= _ellipsoid(shape, n * (side, 0.4, 0.3), n * (0.14, 0.22, 0.12))
     vt &= brain
-    radius = np.maximum(n * (0.07, 0.05, 0.07), 1.2)
+    radius = np.maximum(n * (0.11, 0.05, 0.1), 1.2)
     spots = [(side, y) for y in (0.35, 0.46, 0.24, 0.57) for side in sides[::-1]]
     planted = {}
     for category, (side, y) in zip(CATEGORIES, spots):
@@ -131,7 +132,7 @@ def _haxby_affine(shape, voxel):
     return affine
 
 
-def _block_values(block_info, shape, brain, planted, conditions, seed):
+def _block_values(block_info, shape, brain, planted, conditions, seed, response):
     """Voxel values of one time block: baseline + planted responses + noise."""
     start, stop = block_info[None]["array-location"][3]
     rng = np.random.default_rng([seed, start])
@@ -143,7 +144,7 @@ def _block_values(block_info, shape, brain, planted, conditions, seed):
     for category, region in planted.items():
         active = block_conditions == category
         if active.any():
-            values[region[:, :, :, None] & active[None, None, None, :]] += BASELINE * RESPONSE
+            values[region[:, :, :, None] & active[None, None, None, :]] += BASELINE * response
     return np.clip(np.rint(values), -32768, 32767).astype(np.int16)
 
 
@@ -181,7 +182,7 @@ def make_haxby_like(out_dir, *, size="haxby", shape=None, n_volumes=None, subjec
     """
     if size not in SIZES:
         raise ParameterError("size", f"one of {sorted(SIZES)}", size)
-    preset_shape, voxel, n_runs, per_run, t_r = SIZES[size]
+    preset_shape, voxel, n_runs, per_run, t_r, response = SIZES[size]
     shape = tuple(int(n) for n in (shape or preset_shape))
     if len(shape) != 3 or min(shape) < 8:
         raise ParameterError("shape", "3 sizes of at least 8 voxels", shape)
@@ -202,7 +203,7 @@ def make_haxby_like(out_dir, *, size="haxby", shape=None, n_volumes=None, subjec
     per_block = max(1, min(total, (32 * 2**20) // volume_bytes))
     data = da.map_blocks(
         _block_values, shape=shape, brain=brain, planted=planted, conditions=conditions,
-        seed=int(rng.integers(2**31)), dtype=np.int16,
+        seed=int(rng.integers(2**31)), response=response, dtype=np.int16,
         chunks=tuple((n,) for n in shape) + (da.core.normalize_chunks(per_block, (total,))[0],),
     )
     func = out_dir / "func.nii.gz"

@@ -190,7 +190,8 @@ def _check_param(spec, value, where, known):
                               f"({', '.join(known)})", value)
         kinds = _ref_kinds(spec)
         if kinds and "." not in value and known[target] not in kinds:
-            raise ConfigError(where, spec.expected, f"{value} (a {known[target]})")
+            kind = known[target]
+            raise ConfigError(where, spec.expected, f"{value} ({'an' if kind[0] in 'aeiou' else 'a'} {kind})")
     return value
 
 

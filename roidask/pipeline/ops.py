@@ -25,7 +25,8 @@ from roidask.pipeline.spec import (
     Threshold,
 )
 
-FWHM = Optional(AnyOf(Number(minimum=0), ListOf(Number(minimum=0), length=3), Choice("fast")))
+FWHM = Optional(AnyOf(Number(minimum=0), ListOf(Number(minimum=0), length=3), Choice("fast"),
+                      expected="a number >= 0 (mm), a list of 3 such numbers or 'fast'"))
 CONNECTIVITY = Choice(1, 2, 3)
 ITERATIONS = Number(minimum=1, integer=True)
 STANDARDIZE = Choice(False, None, "zscore_sample", "zscore", "psc")
@@ -128,13 +129,16 @@ def label(img, connectivity=1):
                   "smoothing_fwhm": Optional(Number(minimum=0)), "mask_img": Optional(IMAGE)})
 def connected_regions(maps_img, min_region_size=1350, extract_type="local_regions",
                       smoothing_fwhm=6, mask_img=None):
-    """Split a statistical map into connected regions larger than a size in mm^3."""
-    from roidask.regions import connected_regions as split_regions
+    """Split a statistical map into connected regions larger than a size in mm^3.
 
-    regions, _ = split_regions(maps_img, min_region_size=min_region_size,
-                               extract_type=extract_type, smoothing_fwhm=smoothing_fwhm,
-                               mask_img=mask_img)
-    return regions
+    Returns a label image: region ``r`` is volume ``r - 1`` of nilearn's
+    4D ``connected_regions`` result.
+    """
+    from roidask.regions import connected_region_labels
+
+    return connected_region_labels(maps_img, min_region_size=min_region_size,
+                                   extract_type=extract_type, smoothing_fwhm=smoothing_fwhm,
+                                   mask_img=mask_img)
 
 
 register("compute_epi_mask", returns="image",
@@ -178,9 +182,11 @@ def voxel_masker(img, **options):
     return Extraction(masker, masker.fit_transform(img))
 
 
-@register("region_sizes", returns="table", params={"labels_img": IMAGE})
-def region_sizes(labels_img):
-    """Size of each labelled region in voxels and mm^3."""
+@register("region_sizes", returns="table",
+          params={"labels_img": IMAGE, "labels": AnyOf(Number(minimum=0, integer=True),
+                                                       ListOf(Number(integer=True)))})
+def region_sizes(labels_img, labels):
+    """Size of each labelled region (labels 1..n, or the listed values) in voxels and mm^3."""
     from roidask.regions import region_sizes as sizes
 
-    return sizes(labels_img)
+    return sizes(labels_img, labels)

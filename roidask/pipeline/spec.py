@@ -136,9 +136,9 @@ class ListOf(Spec):
 class AnyOf(Spec):
     """A value accepted by at least one of several specs (e.g. a number or a list)."""
 
-    def __init__(self, *specs):
+    def __init__(self, *specs, expected=None):
         self.specs = specs
-        self.expected = " or ".join(s.expected for s in specs)
+        self.expected = expected or " or ".join(s.expected for s in specs)
 
     def check(self, value, where):
         for spec in self.specs:
@@ -157,7 +157,12 @@ class Optional(Spec):
         self.expected = f"null or {spec.expected}"
 
     def check(self, value, where):
-        return None if value is None else self.spec.check(value, where)
+        if value is None:
+            return None
+        try:
+            return self.spec.check(value, where)
+        except ConfigError:
+            self.fail(value, where)
 
 
 class Ref(Spec):
@@ -165,7 +170,8 @@ class Ref(Spec):
 
     def __init__(self, *kinds):
         self.kinds = kinds
-        self.expected = "a reference ($name) to " + " or ".join(f"a {k}" for k in kinds)
+        articles = [("an " if k[0] in "aeiou" else "a ") + k for k in kinds]
+        self.expected = "a reference ($name) to " + " or ".join(articles)
 
     def check(self, value, where):
         if not is_reference(value):
