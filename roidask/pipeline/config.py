@@ -191,7 +191,8 @@ def _check_param(spec, value, where, known):
         kinds = _ref_kinds(spec)
         if kinds and "." not in value and known[target] not in kinds:
             kind = known[target]
-            raise ConfigError(where, spec.expected, f"{value} ({'an' if kind[0] in 'aeiou' else 'a'} {kind})")
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise ConfigError(where, spec.expected, f"{value} ({article} {kind})")
     return value
 
 
