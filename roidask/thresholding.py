@@ -8,9 +8,10 @@ percentile is computed lazily and exactly by :mod:`roidask.percentile`.
 
 Range checks. nilearn 0.14 only *warns* when a numeric threshold lies
 outside the data (the result is then all zeros); roidask raises
-:class:`~roidask.errors.ParameterError` instead ("expected a threshold at
-most the maximum ..."), because an empty map is almost always a mistake
-that would otherwise surface steps later. The data range of a lazy image is
+:class:`~roidask.errors.ParameterError` instead ("threshold: expected a
+threshold <= the maximum of the absolute values (7.94), got 9.0"),
+because an empty map is almost always a mistake that would otherwise
+surface steps later. The data range of a lazy image is
 not known without a compute, so for a dask-backed image the check is part
 of the result's graph: it raises when the result is computed. For a
 numpy-backed image it raises at once. Errors that need no data ("120%", a
@@ -119,7 +120,6 @@ def cutoff_threshold(data, threshold, *, two_sided=True, where=None, eager=False
         values, selected, described = data, data >= 0, "values >= 0"
     if where is not None:
         described += " in the mask"
-    if where is not None:
         selected = where if selected is None else selected & where
     if percentile:
         score = score_at_percentile(values, value, where=selected)

@@ -311,6 +311,16 @@ def test_cluster_threshold_motor_map_equals_nilearn(motor):
     exact(out, nimage.threshold_img(motor[1], "95%", cluster_threshold=20))
 
 
+def test_threshold_header_and_mask_dimensions():
+    img = new_image(synthetic_values(4), AFFINE, header={"t_r": 2.0}).chunk({"t": 2})
+    assert image.threshold_img(img, 1.0).nii.t_r == 2.0
+    bare = image.threshold_img(img, 1.0, copy_header=False)
+    assert bare.nii.t_r is None
+    np.testing.assert_allclose(image_affine(bare), AFFINE)
+    with pytest.raises(ParameterError, match="mask_img: expected a 3D mask image"):
+        image.threshold_img(img, 1.0, mask_img=img)
+
+
 def test_threshold_bad_cluster_threshold():
     img = chunked(synthetic_values(3), None)
     with pytest.raises(ParameterError, match="cluster_threshold: expected a number of voxels"):
