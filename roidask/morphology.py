@@ -26,10 +26,10 @@ Examples
 7
 """
 
-import dask
 import dask.array as da
 import numpy as np
 from dask.array.overlap import ensure_minimum_chunksize
+from dask.base import tokenize
 from scipy import ndimage as ndi
 
 from roidask._binary import (
@@ -38,6 +38,7 @@ from roidask._binary import (
     check_iterations,
     mask_input,
 )
+from roidask._graphs import block_keys, new_delayed
 from roidask.grid import like_image
 from roidask.labeling import label_array
 
@@ -239,8 +240,12 @@ def binary_closing(img, structure=None, iterations=1, *, connectivity=1, border_
     return _morphology("closing", img, structure, iterations, connectivity, border_value)
 
 
-def _border_labels(faces):
-    return np.unique(np.concatenate([np.ravel(face) for face in faces]))
+def _face_labels(block, faces):
+    return np.unique(np.concatenate([block.take(end, axis=axis).ravel() for axis, end in faces]))
+
+
+def _union(arrays):
+    return np.unique(np.concatenate(arrays))
 
 
 def _fill(mask, background_labels, border_labels):
@@ -283,14 +288,17 @@ def binary_fill_holes(img, structure=None, *, connectivity=1):
     img, mask = mask_input(img)
     structure = binary_structure(structure, connectivity, labelling=True)
     background, _ = label_array(~mask, structure)
-    face_blocks = [
-        block
-        for axis in range(3)
-        for end in (0, -1)
-        for block in background[
-            tuple(end if a == axis else slice(None) for a in range(3))
-        ].to_delayed().ravel()
-    ]
-    border = dask.delayed(_border_labels, pure=True)(face_blocks)
+    token = tokenize(background)
+    layer = f"fill-holes-border-{token}"
+    dsk = {}
+    for key in block_keys(background):
+        faces = [
+            (axis, end) for axis, (index, n) in enumerate(zip(key[1:], background.numblocks))
+            for end, on_border in ((0, index == 0), (-1, index == n - 1)) if on_border
+        ]
+        if faces:
+            dsk[(layer, *key[1:])] = (_face_labels, key, faces)
+    dsk[layer] = (_union, list(dsk))
+    border = new_delayed(layer, layer, dsk, [background])
     out = da.map_blocks(_fill, mask, background, border, dtype=bool, meta=np.array((), bool))
     return like_image(img, out, name="binary_fill_holes")

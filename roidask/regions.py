@@ -23,14 +23,17 @@ label
 """
 
 import numbers
+import operator
 import warnings
 
-import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
+from dask.base import is_dask_collection, tokenize
+from dask.highlevelgraph import HighLevelGraph
 
 from roidask._binary import binary_structure, mask_input
+from roidask._graphs import block_keys, nested_block_keys, new_delayed
 from roidask._segmentation import local_region_labels
 from roidask.errors import ParameterError
 from roidask.grid import (
@@ -89,7 +92,7 @@ def label(img, connectivity=1, *, structure=None):
 
 
 def _label_values(labels):
-    if isinstance(labels, (xr.DataArray, da.Array)) or dask.is_dask_collection(labels):
+    if isinstance(labels, (xr.DataArray, da.Array)) or is_dask_collection(labels):
         raise ParameterError(
             "labels",
             "an int or a list of label values known now (compute n_labels first: int(n_labels))",
@@ -180,7 +183,8 @@ def _check_regions_args(maps_img, extract_type, mask_img):
     if mask_img is not None:
         mask_img, mask = mask_input(mask_img, "mask_img")
         check_same_grid(maps_img, mask_img, ("maps_img", "mask_img"))
-        maps = da.where(mask[..., np.newaxis], maps, 0).astype(maps.dtype)
+        mask = mask.rechunk(maps.chunks[:3])[..., np.newaxis]
+        maps = da.where(mask, maps, 0).astype(maps.dtype)
     return maps_img, maps
 
 
@@ -209,8 +213,8 @@ def _region_tables(counts_per_map, min_voxels):
     return tables
 
 
-def _lookup(block, table):
-    return table[block]
+def _lookup(block, tables, t):
+    return tables[t][block][..., np.newaxis]
 
 
 def _local_labels_block(volume, affine, fwhm):
@@ -230,6 +234,7 @@ def _map_labels(volume, extract_type, affine, fwhm):
 
 
 def _region_label_data(maps_img, maps, min_region_size, extract_type, smoothing_fwhm):
+    """4D region labels, one chunk per map along t: a count per block, one table task."""
     if smoothing_fwhm is not None and (
         isinstance(smoothing_fwhm, bool) or not isinstance(smoothing_fwhm, numbers.Real)
         or smoothing_fwhm < 0
@@ -245,17 +250,22 @@ def _region_label_data(maps_img, maps, min_region_size, extract_type, smoothing_
         _map_labels(maps[..., t], extract_type, affine, smoothing_fwhm)
         for t in range(maps.shape[3])
     ]
-    count = dask.delayed(_block_counts, pure=True)
-    counts = [
-        dask.delayed(_sum_counts, pure=True)([count(b) for b in labels.to_delayed().ravel()])
-        for labels in per_map
-    ]
-    tables = dask.delayed(_region_tables, pure=True)(counts, min_voxels)
-    regions = [
-        labels.map_blocks(_lookup, tables[t], dtype=LABEL_DTYPE, meta=np.array((), LABEL_DTYPE))
-        for t, labels in enumerate(per_map)
-    ]
-    return da.stack(regions, axis=3)
+    token = tokenize(per_map, min_voxels)
+    name, tables = f"regions-{token}", f"region-tables-{token}"
+    dsk, sums = {}, []
+    for t, labels in enumerate(per_map):
+        counts = []
+        for key in block_keys(labels):
+            counts.append((f"region-count-{token}", t, *key[1:]))
+            dsk[counts[-1]] = (_block_counts, key)
+        sums.append((f"region-counts-{token}", t))
+        dsk[sums[-1]] = (_sum_counts, counts)
+        for key in block_keys(labels):
+            dsk[(name, *key[1:], t)] = (_lookup, key, tables, t)
+    dsk[tables] = (_region_tables, sums, min_voxels)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=per_map)
+    chunks = maps.chunks[:3] + ((1,) * maps.shape[3],)
+    return da.Array(graph, name, chunks=chunks, dtype=LABEL_DTYPE)
 
 
 def connected_region_labels(
@@ -309,7 +319,15 @@ def connected_region_labels(
     return like_image(maps_img, data, name="regions")
 
 
-def _regions_of_map(labels, volume):
+def _volume(nested_blocks):
+    """One 3D volume from nested lists of (i, j, k, 1) blocks."""
+    return np.block(
+        [[[block[..., 0] for block in row] for row in plane] for plane in nested_blocks]
+    )
+
+
+def _regions_of_map(label_blocks, map_blocks):
+    labels, volume = _volume(label_blocks), _volume(map_blocks)
     return [(labels == region) * volume for region in np.unique(labels[labels > 0])]
 
 
@@ -371,9 +389,21 @@ def connected_regions(
     """
     maps_img, maps = _check_regions_args(maps_img, extract_type, mask_img)
     data = _region_label_data(maps_img, maps, min_region_size, extract_type, smoothing_fwhm)
-    split = dask.delayed(_regions_of_map, pure=True)
-    parts = [split(data[..., t], maps[..., t]) for t in range(maps.shape[3])]
-    result = dask.delayed(_assemble_regions, nout=2, pure=True)(
-        parts, image_affine(maps_img), header_facts(maps_img)
-    )
-    return result[0], result[1]
+    maps = maps.rechunk(data.chunks)
+    token = tokenize(data, maps)
+    assemble = f"regions-assemble-{token}"
+    label_keys, map_keys = nested_block_keys(data), nested_block_keys(maps)
+    dsk = {}
+    parts = []
+    for t in range(maps.shape[3]):
+        parts.append((f"regions-split-{token}", t))
+        dsk[parts[-1]] = (
+            _regions_of_map,
+            [[[row[t] for row in plane] for plane in block] for block in label_keys],
+            [[[row[t] for row in plane] for plane in block] for block in map_keys],
+        )
+    dsk[assemble] = (_assemble_regions, parts, image_affine(maps_img), header_facts(maps_img))
+    keys = (f"regions-img-{token}", f"regions-index-{token}")
+    dsk[keys[0]] = (operator.getitem, assemble, 0)
+    dsk[keys[1]] = (operator.getitem, assemble, 1)
+    return new_delayed(keys, assemble, dsk, [data, maps])
