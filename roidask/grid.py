@@ -248,3 +248,29 @@ def like_image(img, data, *, name=None, drop_time=False):
     out = xr.DataArray(data, dims=dims, coords=coords)
     out.name = name
     return as_image(out)
+
+
+def chunk_data(obj, chunks):
+    """Rechunk only the data of a DataArray, keeping every coordinate in memory.
+
+    ``DataArray.chunk`` also turns small non-index coordinates (``condition``,
+    ``run``, ``time``) into dask arrays, and then a selection such as
+    ``img.sel(t=img.condition == "face")`` needs a compute. ``chunks`` is a
+    dict of dim -> size, or anything ``dask.array.rechunk`` accepts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = new_image(np.zeros((2, 2, 2, 4)), np.eye(4), time_coords={"condition": list("abab")})
+    >>> lazy = chunk_data(img, {"t": 2})
+    >>> lazy.chunks[-1], type(lazy.condition.data).__name__
+    ((2, 2), 'ndarray')
+    """
+    import dask.array as da
+
+    if isinstance(chunks, dict):
+        current = obj.chunks or tuple((n,) for n in obj.shape)
+        chunks = tuple(chunks.get(dim, current[axis]) for axis, dim in enumerate(obj.dims))
+    if isinstance(obj.data, da.Array):
+        return obj.copy(data=obj.data.rechunk(chunks))
+    return obj.copy(data=da.from_array(np.asarray(obj.data), chunks=chunks))

@@ -45,6 +45,7 @@ from roidask.grid import (
     TIME_DIM,
     as_image,
     check_same_grid,
+    chunk_data,
     header_facts,
     image_affine,
     new_image,
@@ -185,7 +186,7 @@ class _BaseMasker:
         n_times = signals.sizes[TIME_DIM]
         other = signals.dims[1]
         per_chunk = max(1, TARGET_CHUNK_BYTES // (8 * max(1, n_times)))
-        signals = signals.chunk({TIME_DIM: -1, other: per_chunk})
+        signals = chunk_data(signals, {TIME_DIM: -1, other: per_chunk})
         return clean(
             signals, runs=self.runs, detrend=self.detrend, standardize=self.standardize,
             confounds=confounds, standardize_confounds=self.standardize_confounds,

@@ -14,7 +14,7 @@ import contextlib
 import dask
 import numpy as np
 
-from roidask.grid import as_image, image_affine, new_image
+from roidask.grid import as_image, chunk_data, image_affine, new_image
 
 
 class ComputeCounter:
@@ -48,7 +48,7 @@ def random_image(shape, *, affine=None, chunks=None, dtype="float32", seed=0, he
     if affine is None:
         affine = np.diag([3.0, 3.0, 3.0, 1.0])
     img = new_image(values, affine, header=header)
-    return img.chunk(chunks) if chunks is not None else img
+    return chunk_data(img, chunks) if chunks is not None else img
 
 
 def assert_image_close(actual, desired, rtol=1e-5, atol=1e-6, equal_dtype=False):

@@ -17,7 +17,7 @@ from zarr.codecs import BloscCodec
 
 from roidask.chunks import resolve_chunks
 from roidask.errors import InputFileError
-from roidask.grid import as_image
+from roidask.grid import as_image, chunk_data
 from roidask.io.atomic import atomic_output
 
 DEFAULT_NAME = "image"
@@ -49,7 +49,7 @@ def to_dataset(img):
     img = as_image(img)
     name = img.name or DEFAULT_NAME
     if img.chunks is not None:
-        img = img.chunk(dict(zip(img.dims, regular_chunks(img.chunks))))
+        img = chunk_data(img, regular_chunks(img.chunks))
     ds = img.to_dataset(name=name)
     for coord in ds.coords:  # coords are small: keep them in memory, strings variable-length
         values = np.asarray(ds[coord].values)
@@ -107,17 +107,22 @@ def open_zarr(path, chunks=None):
         if len(names) != 1:
             raise InputFileError(path, f"holds {len(names)} arrays {names}; expected one image")
         name = names[0]
-    img = ds[name]
-    for coord in img.coords:  # coords are small: read them now, without dask
-        values = img[coord].values
+    coords = {}
+    for coord, variable in ds[name].coords.items():  # small: read now, without dask
+        values = variable.values
         if values.dtype.kind in "OT":  # variable-length strings -> fixed-width numpy strings
             values = np.array(values.tolist())
-        img = img.assign_coords({coord: img[coord].copy(data=values)})
-    stored = img.encoding.get("preferred_chunks") or dict(zip(img.dims, img.encoding["chunks"]))
+        coords[coord] = variable.copy(data=values)
+    encoding = ds[name].encoding
+    stored = encoding.get("preferred_chunks") or dict(zip(ds[name].dims, encoding["chunks"]))
+    shape, dtype = ds[name].shape, ds[name].dtype
     layout = stored if chunks is None else dict(
-        zip(img.dims, resolve_chunks(chunks, img.shape, img.dtype))
+        zip(ds[name].dims, resolve_chunks(chunks, shape, dtype))
     )
-    img = as_image(img.chunk(layout), argument=str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        lazy = xr.open_zarr(path, consolidated=None, chunks=layout)[name]
+    img = as_image(lazy.assign_coords(coords), argument=str(path))
     img.attrs["source"] = str(path)
     if img.name == DEFAULT_NAME:
         img.name = None
