@@ -17,6 +17,7 @@ import xarray as xr
 from distributed import progress
 
 from roidask.errors import RoidaskError
+from roidask.grid import TIME_DIM
 from roidask.io.load import load_img
 from roidask.pipeline import provenance
 from roidask.pipeline.outputs import needs_streaming, write_output
@@ -35,6 +36,7 @@ class SubjectPlan:
     computed: dict = dataclasses.field(default_factory=dict)
     written_after: dict = dataclasses.field(default_factory=dict)
     error: str = None
+    subject: object = None
 
 
 @dataclasses.dataclass
@@ -71,8 +73,19 @@ def input_paths(config, subject):
             for name, spec in config.inputs.items()}
 
 
-def build_subject(config, subject):
-    """Open a subject's inputs and build every step, lazily."""
+def _is_small(value):
+    """A 3D image or a Dataset of 3D images: cheap to keep on the cluster."""
+    return isinstance(value, (xr.DataArray, xr.Dataset)) and TIME_DIM not in value.dims
+
+
+def build_subject(config, subject, client=None):
+    """Open a subject's inputs and build every step, lazily.
+
+    With a ``client``, each 3D result (statistics, masks, labels) is
+    persisted on the cluster as soon as it is built, so a step that must
+    know values to build its graph (a labels masker needs the label list)
+    and the final outputs share one computation of it.
+    """
     values = {}
     for name, paths in input_paths(config, subject).items():
         values[name] = load_img(paths["path"], chunks=config.inputs[name].get("chunks"),
@@ -80,9 +93,12 @@ def build_subject(config, subject):
     for index, step in enumerate(config.steps):
         kwargs = {key: resolve(values, item) for key, item in step.params.items()}
         try:
-            values[step.name] = OPS[step.op].function(**kwargs)
+            value = OPS[step.op].function(**kwargs)
         except RoidaskError as err:
             raise RoidaskError(f"steps[{index}] ({step.op}): {err}") from err
+        if client is not None and _is_small(value):
+            value = client.persist(value)
+        values[step.name] = value
     return values
 
 
@@ -101,12 +117,12 @@ def plan_subject(config, subject, output_dir, force):
         return label, None
     record = {"key": key, "resolved": resolved, "inputs": fingerprints,
               "versions": provenance.versions()}
-    return label, SubjectPlan(label, folder, key, record)
+    return label, SubjectPlan(label, folder, key, record, subject=subject)
 
 
-def _fill_plan(config, plan, subject):
+def _fill_plan(config, plan, client):
     start = time.perf_counter()
-    values = build_subject(config, subject)
+    values = build_subject(config, plan.subject, client)
     for output in config.outputs:
         value = resolve(values, output.source)
         if isinstance(value, (xr.DataArray, xr.Dataset)) and not needs_streaming(output, value):
@@ -127,23 +143,38 @@ def run_pipeline(config, output_dir, client, *, force=False, show_progress=True,
     summary = RunSummary(output_dir)
     plans = []
     for subject in config.subjects:
-        label, plan = plan_subject(config, subject, output_dir, force)
+        try:
+            label, plan = plan_subject(config, subject, output_dir, force)
+        except OSError as err:
+            summary.failed[Path(subject).name if subject else config.name] = str(err)
+            continue
         if plan is None:
             summary.skipped.append(label)
-            continue
-        try:
-            _fill_plan(config, plan, subject)
-        except (RoidaskError, OSError) as err:
-            summary.failed[label] = str(err)
-            continue
-        plans.append(plan)
-
+        else:
+            plans.append(plan)
     if not plans:
         return summary
     if callable(client) and not hasattr(client, "compute"):
         with client() as started:
-            return _compute_and_write(plans, config, started, summary, show_progress, echo)
-    return _compute_and_write(plans, config, client, summary, show_progress, echo)
+            return _build_compute_write(plans, config, started, summary, show_progress, echo)
+    return _build_compute_write(plans, config, client, summary, show_progress, echo)
+
+
+def _build_compute_write(plans, config, client, summary, show_progress, echo):
+    built = []
+    for plan in plans:
+        try:
+            _fill_plan(config, plan, client)
+        except Exception as err:  # bad files or failed tasks: this subject only
+            summary.failed[plan.label] = _describe(err)
+            continue
+        built.append(plan)
+    return _compute_and_write(built, config, client, summary, show_progress, echo)
+
+
+def _describe(err):
+    return str(err) if isinstance(err, (RoidaskError, OSError)) else \
+        f"{type(err).__name__}: {err}"
 
 
 def _compute_and_write(plans, config, client, summary, show_progress, echo):
@@ -158,7 +189,7 @@ def _compute_and_write(plans, config, client, summary, show_progress, echo):
         try:
             results[plan.label, name] = future.result()
         except Exception as err:  # a failed task: report it for this subject only
-            plan.error = plan.error or f"{type(err).__name__}: {err}"
+            plan.error = plan.error or _describe(err)
     compute_s = round(time.perf_counter() - start, 3)
 
     outputs = {output.name: output for output in config.outputs}
