@@ -53,6 +53,9 @@ def cluster_options(command):
                      help="Workers of the embedded cluster (default: one per core)."),
         click.option("--threads-per-worker", type=click.IntRange(min=1), default=None,
                      help="Threads per worker of the embedded cluster (default 1)."),
+        click.option("--processes/--threads", default=None,
+                     help="Embedded cluster of worker processes, or one worker whose "
+                          "threads share this process (default: threads)."),
         click.option("--memory-limit", default=None,
                      help="Memory limit per worker of the embedded cluster, e.g. 2GB "
                           "(default: the machine's memory split between workers)."),
@@ -68,8 +71,9 @@ def client_from(options, defaults=None):
     merged.update({key: value for key, value in options.items() if value is not None})
     return get_client(
         merged.get("scheduler"), n_workers=merged.get("n_workers"),
-        threads_per_worker=merged.get("threads_per_worker", 1),
+        threads_per_worker=merged.get("threads_per_worker"),
         memory_limit=merged.get("memory_limit", "auto"),
+        processes=merged.get("processes", False),
     )
 
 

@@ -22,14 +22,17 @@ from roidask.errors import ParameterError
 SCHEDULER_ENV = "ROIDASK_SCHEDULER"
 
 
-def default_workers():
-    """One worker process per core, one thread each (NumPy work holds the GIL)."""
-    return max(1, os.cpu_count() or 1)
+def cores():
+    """Cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @contextlib.contextmanager
-def get_client(scheduler=None, *, n_workers=None, threads_per_worker=1, memory_limit="auto",
-               processes=True, dashboard=False):
+def get_client(scheduler=None, *, n_workers=None, threads_per_worker=None, memory_limit="auto",
+               processes=False, dashboard=False):
     """Yield a ``distributed.Client``: existing scheduler or embedded LocalCluster.
 
     Parameters
@@ -39,14 +42,19 @@ def get_client(scheduler=None, *, n_workers=None, threads_per_worker=1, memory_l
         ``ROIDASK_SCHEDULER`` environment variable; if neither is set an
         embedded ``LocalCluster`` is started.
     n_workers : int, optional
-        Workers of the embedded cluster (default: one per core).
-    threads_per_worker : int
-        Threads per worker of the embedded cluster.
+        Workers of the embedded cluster (default: 1 with threads, one per
+        core with processes).
+    threads_per_worker : int, optional
+        Threads per worker (default: one per core with threads, 1 with
+        processes).
     memory_limit : str or int
         Memory limit per worker, e.g. ``"2GB"``; ``"auto"`` splits the
         machine's memory between workers.
     processes : bool
-        Worker processes (default) or threads in this process.
+        Worker processes, or (default) one worker whose threads run in this
+        process: the numerical kernels release the GIL, and nothing is
+        copied between processes, so on one machine threads are faster and
+        use less memory (measured in BENCHMARKS.md).
     dashboard : bool
         Serve the dask dashboard of the embedded cluster.
     """
@@ -63,8 +71,12 @@ def get_client(scheduler=None, *, n_workers=None, threads_per_worker=1, memory_l
         return
     if n_workers is not None and int(n_workers) < 1:
         raise ParameterError("n_workers", "an integer >= 1", n_workers)
+    if processes:
+        n_workers, threads_per_worker = n_workers or cores(), threads_per_worker or 1
+    else:
+        n_workers, threads_per_worker = n_workers or 1, threads_per_worker or cores()
     cluster = LocalCluster(
-        n_workers=int(n_workers or default_workers()),
+        n_workers=int(n_workers),
         threads_per_worker=int(threads_per_worker),
         memory_limit=memory_limit,
         processes=processes,

@@ -66,20 +66,31 @@ def label_codes(labels, label_values):
     return np.where(found, position, n_labels).astype(np.int32)
 
 
-def _flat_float64(block, codes):
-    """(voxels x t) float64 copy of a 4D block, non-finite values set to 0, and its codes.
+SLAB_BYTES = 16 * 2**20  # float64 working memory per slab of volumes
 
-    Columns (volumes) are contiguous, so per-volume bincounts stream memory;
-    an F-ordered block (as NIfTI reads give) is flattened in F order
-    without a reordering copy, with ``codes`` flattened the same way.
+
+def _labelled_slabs(block, codes, n_labels):
+    """Yield float64 (labelled voxels x volumes) slabs of a 4D block, with their codes.
+
+    Only labelled voxels are kept (a copy in the block's own dtype), then
+    volumes are converted to float64 a slab at a time, so working memory
+    stays near :data:`SLAB_BYTES` whatever the chunk size. Non-finite
+    values become 0. An F-ordered block (as NIfTI reads give) is flattened
+    without a reordering copy.
     """
     block = np.asarray(block)
     order = "F" if block.flags.f_contiguous and not block.flags.c_contiguous else "C"
     flat = block.reshape(-1, block.shape[-1], order=order)
-    out = flat.astype(np.float64, order="F")
-    if not np.isfinite(out).all():
-        out[~np.isfinite(out)] = 0.0
-    return out, np.ravel(codes, order=order)
+    codes = np.ravel(codes, order=order)
+    labelled = codes < n_labels
+    if not labelled.all():
+        flat, codes = flat[labelled], codes[labelled]
+    step = max(1, SLAB_BYTES // (8 * max(1, flat.shape[0])))
+    for start in range(0, max(1, flat.shape[1]), step):
+        values = flat[:, start:start + step].astype(np.float64, order="F")
+        if not np.isfinite(values).all():
+            values[~np.isfinite(values)] = 0.0
+        yield values, codes
 
 
 def _bincount_columns(codes, values, n_bins):
@@ -92,7 +103,13 @@ def _bincount_columns(codes, values, n_bins):
 
 def _block_partials(block, codes, n_labels, kind):
     """Partial statistics of one chunk, shaped (1, 1, 1, fields, n_labels, t)."""
-    values, codes = _flat_float64(block, codes)
+    parts = [_slab_partials(values, slab_codes, n_labels, kind)
+             for values, slab_codes in _labelled_slabs(block, codes, n_labels)]
+    return np.concatenate(parts, axis=-1)[None, None, None]
+
+
+def _slab_partials(values, codes, n_labels, kind):
+    """Partial statistics (fields, n_labels, t) of a (voxels x t) float64 slab."""
     n_times = values.shape[1]
     counts = np.bincount(codes, minlength=n_labels + 1)[:n_labels].astype(np.float64)
     if kind == "sum":
@@ -117,7 +134,7 @@ def _block_partials(block, codes, n_labels, kind):
             present, starts = np.unique(sorted_codes, return_index=True)
             reduce = np.minimum if kind == "minimum" else np.maximum
             out[0, present] = reduce.reduceat(values[order], starts, axis=0)
-    return out[None, None, None]
+    return out
 
 
 def _merge_moments(parts, axis, keepdims=False):

@@ -18,11 +18,14 @@ import dask.array as da
 import nibabel as nib
 import numpy as np
 from dask.base import tokenize
+from isal.isal_zlib import error as IsalError
 
 from roidask.chunks import resolve_chunks
 from roidask.errors import InputFileError
 from roidask.grid import new_image
+from roidask.io.staging import stage, staging_enabled
 
+READ_ERRORS = (EOFError, OSError, zlib.error, ValueError, IsalError)
 _OPEN_IMAGES = {}
 _OPEN_LOCK = threading.Lock()
 TIME_UNIT_SECONDS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
@@ -33,14 +36,20 @@ def _file_key(path):
     return (str(path), stat.st_mtime_ns, stat.st_size)
 
 
-def _cached_image(path):
+def _cached_image(path, nbytes):
+    """The process's nibabel image of ``path``: staged if it is a .nii.gz."""
     key = _file_key(path)
     with _OPEN_LOCK:
         image = _OPEN_IMAGES.get(key)
-        if image is None:
-            image = nib.load(path, keep_file_open=True, mmap=False)
-            _OPEN_IMAGES[key] = image
-    return image
+    if image is not None:
+        return image
+    source = path
+    if path.endswith(".gz") and staging_enabled():
+        source = stage(path, key, nbytes) or path
+    staged = source != path
+    image = nib.load(source, keep_file_open=not staged, mmap=False)
+    with _OPEN_LOCK:
+        return _OPEN_IMAGES.setdefault(key, image)
 
 
 class NiftiArray:
@@ -61,16 +70,17 @@ class NiftiArray:
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
         self.ndim = len(self.shape)
+        self.nbytes = int(np.prod(self.shape)) * self.dtype.itemsize
 
     def __getitem__(self, key):
-        image = _cached_image(self.path)
         if not isinstance(key, tuple):
             key = (key,)
-        # files stored with extra trailing singleton dims are read through them
-        key = key + (0,) * (len(image.shape) - self.ndim)
         try:
+            image = _cached_image(self.path, self.nbytes)
+            # files stored with extra trailing singleton dims are read through them
+            key = key + (0,) * (len(image.shape) - self.ndim)
             block = image.dataobj[key]
-        except (EOFError, OSError, zlib.error, ValueError) as err:
+        except READ_ERRORS as err:
             raise InputFileError(
                 self.path, f"could not read voxel data ({err})", "the file is truncated or corrupt"
             ) from None

@@ -44,6 +44,7 @@ from roidask.pipeline.registry import OPS
 from roidask.pipeline.spec import (
     REFERENCE_PREFIX,
     ConfigError,
+    Flag,
     ListOf,
     Number,
     Optional,
@@ -62,6 +63,7 @@ CLUSTER_KEYS = {
     "n_workers": Number(minimum=1, integer=True),
     "threads_per_worker": Number(minimum=1, integer=True),
     "memory_limit": Text(),
+    "processes": Flag(),
     "scheduler": Text(),
 }
 

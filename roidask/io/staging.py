@@ -1,0 +1,82 @@
+"""Decompress a ``.nii.gz`` once to a scratch ``.nii``, so reads can seek.
+
+A gzip stream cannot seek: every read of a late time block would inflate
+the file from the start (or from an ``indexed_gzip`` seek point, under one
+lock). The first read of a ``.nii.gz`` in a process therefore inflates the
+whole file once with isal (several times faster than zlib) into a scratch
+folder, and every read after that, in any thread or process on the
+machine, slices the uncompressed copy. The copy is written under a
+temporary name and renamed, so a half-written copy is never read.
+
+Staging happens inside a computation (never when an image is opened) and
+is skipped when the scratch disk lacks room, or when ``ROIDASK_STAGING=0``.
+``ROIDASK_STAGING_DIR`` chooses the folder (default: the system's temporary
+folder); on a multi-machine cluster each machine stages its own copy.
+"""
+
+import fcntl
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from dask.base import tokenize
+
+try:
+    from isal import igzip as _gzip
+except ImportError:  # pragma: no cover - isal is a core dependency
+    import gzip as _gzip
+
+STAGING_ENV = "ROIDASK_STAGING"
+STAGING_DIR_ENV = "ROIDASK_STAGING_DIR"
+_LOCK = threading.Lock()
+BLOCK = 2**24
+
+
+def staging_enabled():
+    """Whether ``.nii.gz`` files are staged (``ROIDASK_STAGING`` is not ``0``)."""
+    return os.environ.get(STAGING_ENV, "1") != "0"
+
+
+def staging_dir():
+    """The scratch folder for staged files."""
+    return Path(os.environ.get(STAGING_DIR_ENV) or tempfile.gettempdir()) / "roidask-staging"
+
+
+def staged_path(path, file_key):
+    """Where the uncompressed copy of ``path`` (as of ``file_key``) lives."""
+    return staging_dir() / f"{tokenize(file_key)}-{Path(path).name.removesuffix('.gz')}"
+
+
+def stage(path, file_key, nbytes):
+    """The uncompressed copy of ``path``, made now if needed; None if there is no room.
+
+    Examples
+    --------
+    >>> import gzip, os, tempfile
+    >>> src = os.path.join(tempfile.mkdtemp(), "x.nii.gz")
+    >>> with gzip.open(src, "wb") as f:
+    ...     _ = f.write(b"voxels")
+    >>> stage(src, ("x", 1), 6).read_bytes()
+    b'voxels'
+    """
+    target = staged_path(path, file_key)
+    if target.exists():
+        return target
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with _LOCK, open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one stager per machine; the others wait
+        if target.exists():
+            return target
+        if shutil.disk_usage(folder).free < 1.2 * nbytes:
+            return None
+        tmp = folder / f".{target.name}.tmp-{os.getpid()}"
+        try:
+            with _gzip.open(path, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, BLOCK)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return target
