@@ -12,7 +12,8 @@ from roidask.io.convert import convert
 
 @pytest.fixture(scope="module")
 def client():
-    with get_client(n_workers=2, threads_per_worker=1, memory_limit="1GB", processes=True) as client:
+    with get_client(n_workers=2, threads_per_worker=1, memory_limit="1GB",
+                    processes=True) as client:
         yield client
 
 
