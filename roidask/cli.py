@@ -119,9 +119,10 @@ def convert(src, dst, chunks, labels, **cluster):
 @click.option("--subjects", type=click.IntRange(min=1), default=1, show_default=True,
               help="Subjects to make (sub-01, sub-02, ... folders when > 1).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--uncompressed", is_flag=True, help="Write func.nii instead of func.nii.gz.")
 @cluster_options
 @handle_errors
-def make_data(out_dir, size, shape, volumes, subjects, seed, **cluster):
+def make_data(out_dir, size, shape, volumes, subjects, seed, uncompressed, **cluster):
     """Write synthetic Haxby-shaped data with planted regions to OUT_DIR."""
     from roidask.datasets import make_haxby_like
 
@@ -134,7 +135,7 @@ def make_data(out_dir, size, shape, volumes, subjects, seed, **cluster):
         for subject in range(subjects):
             folder = out_dir if subjects == 1 else out_dir / f"sub-{subject + 1:02d}"
             data = make_haxby_like(folder, size=size, shape=shape, n_volumes=volumes,
-                                   subject=subject, seed=seed)
+                                   subject=subject, seed=seed, compressed=not uncompressed)
             click.echo(f"wrote {data.func} ({data.shape + (data.n_volumes,)}), {data.labels}, "
                        f"{data.vt_mask}, planted_*.nii.gz")
 

@@ -148,7 +148,8 @@ def _block_values(block_info, shape, brain, planted, conditions, seed, response)
     return np.clip(np.rint(values), -32768, 32767).astype(np.int16)
 
 
-def make_haxby_like(out_dir, *, size="haxby", shape=None, n_volumes=None, subject=0, seed=0):
+def make_haxby_like(out_dir, *, size="haxby", shape=None, n_volumes=None, subject=0, seed=0,
+                    compressed=True):
     """Write a Haxby-shaped synthetic dataset with planted regions.
 
     Parameters
@@ -163,6 +164,8 @@ def make_haxby_like(out_dir, *, size="haxby", shape=None, n_volumes=None, subjec
         Overrides the preset's number of volumes (runs of 121 volumes).
     subject, seed : int
         Subject number (changes the noise and block order) and base seed.
+    compressed : bool
+        Write ``func.nii.gz`` (default) or an uncompressed ``func.nii``.
 
     Returns
     -------
@@ -206,7 +209,7 @@ def make_haxby_like(out_dir, *, size="haxby", shape=None, n_volumes=None, subjec
         seed=int(rng.integers(2**31)), response=response, dtype=np.int16,
         chunks=tuple((n,) for n in shape) + (da.core.normalize_chunks(per_block, (total,))[0],),
     )
-    func = out_dir / "func.nii.gz"
+    func = out_dir / ("func.nii.gz" if compressed else "func.nii")
     header = {"xyz_units": "mm", "t_r": t_r}
     to_nifti(new_image(data, affine, header=header), func)
 

@@ -170,3 +170,18 @@ def test_bad_chunks_raise():
         roidask.chunks.parse_chunks("i=big", 4)
     with pytest.raises(roidask.ParameterError, match="chunks: expected"):
         roidask.chunks.parse_chunks({"x": 3}, 4)
+
+
+def test_gzip_is_staged_once_and_reads_equal(tiny_dataset, tmp_path, monkeypatch):
+    from roidask.io import nifti_read
+
+    monkeypatch.setenv("ROIDASK_STAGING_DIR", str(tmp_path))
+    nifti_read._OPEN_IMAGES.clear()
+    expected = nib.load(tiny_dataset.func).get_fdata()
+    img = roidask.load_img(tiny_dataset.func, chunks="t=50")
+    np.testing.assert_array_equal(img.values, expected)
+    staged = list((tmp_path / "roidask-staging").glob("*.nii"))
+    assert len(staged) == 1 and staged[0].stat().st_size > 0
+    monkeypatch.setenv("ROIDASK_STAGING", "0")
+    nifti_read._OPEN_IMAGES.clear()
+    np.testing.assert_array_equal(roidask.load_img(tiny_dataset.func).values, expected)
