@@ -26,22 +26,18 @@ from scipy import ndimage as ndi
 from scipy import sparse
 from scipy.sparse.linalg import cg
 
+from roidask._imgdata import smoothing_dtype
+from roidask.smoothing import fwhm_to_sigma, smooth_block
+
 
 def smooth_volume(volume, affine, fwhm):
     """nilearn's ``smooth_array`` on one volume (float copy, NaN/inf set to 0)."""
-    if volume.dtype.kind in "iub":
-        volume = volume.astype(np.float64 if volume.dtype.itemsize == 8 else np.float32)
-    volume = np.array(volume, copy=True)
-    volume[~np.isfinite(volume)] = 0
-    if fwhm is None or fwhm == 0:
-        return volume
-    fwhm = np.asarray([fwhm], dtype=float).ravel()
-    voxel_size = np.sqrt(np.sum(np.asarray(affine)[:3, :3] ** 2, axis=0))
-    sigma = fwhm / (np.sqrt(8 * np.log(2)) * voxel_size)
-    for axis, s in enumerate(sigma):
-        if s > 0.0:
-            ndi.gaussian_filter1d(volume, s, output=volume, axis=axis)
-    return volume
+    voxel_sizes = np.sqrt(np.sum(np.asarray(affine)[:3, :3] ** 2, axis=0))
+    sigmas = fwhm_to_sigma(fwhm or 0.0, voxel_sizes)
+    return smooth_block(
+        volume, sigmas=np.broadcast_to(sigmas, 3), fast=False,
+        dtype=smoothing_dtype(volume.dtype),
+    )
 
 
 def peak_local_max(image, min_distance=10, threshold_rel=0.1):

@@ -26,6 +26,8 @@ Examples
 7
 """
 
+import re
+
 import dask.array as da
 import numpy as np
 from dask.array.overlap import ensure_minimum_chunksize
@@ -86,6 +88,38 @@ def map_halo(func, data, depth, **kwargs):
     return out.rechunk(data.chunks) if chunks != data.chunks else out
 
 
+_PARAMETERS = """Parameters
+    ----------
+    img : image, bool or int
+        3D mask (nonzero is foreground), or 4D: each volume is {verb}.
+    structure : array of bool, 3D, optional
+        Structuring element; default: ``generate_binary_structure(3, connectivity)``.
+    iterations : int, default=1
+        Times {each}is repeated (at least 1).
+    connectivity : {{1, 2, 3}}, default=1
+        Neighbourhood when ``structure`` is None: faces, edges, corners.
+    border_value : {{0, 1}}, default=0
+        Value of the voxels outside the image{both}.
+
+    Returns
+    -------
+    image of bool
+        Lazy, on the same grid and chunks as ``img``."""
+
+
+def _documented(func):
+    """Fill the shared Parameters and Returns sections of a morphology docstring."""
+    verb = re.search(r"%\(parameters: (\w+)\)s", func.__doc__).group(1)
+    two_steps = verb in ("opened", "closed")
+    text = _PARAMETERS.format(
+        verb=verb,
+        each="each step " if two_steps else "the operation ",
+        both=", in both steps" if two_steps else "",
+    )
+    func.__doc__ = func.__doc__.replace(f"%(parameters: {verb})s", text)
+    return func
+
+
 def _morphology(kind, img, structure, iterations, connectivity, border_value):
     img, mask = mask_input(img, allow_4d=True)
     structure = binary_structure(structure, connectivity)
@@ -102,26 +136,11 @@ def _morphology(kind, img, structure, iterations, connectivity, border_value):
     return like_image(img, out, name=f"binary_{kind}")
 
 
+@_documented
 def binary_dilation(img, structure=None, iterations=1, *, connectivity=1, border_value=0):
     """Binary dilation, equal to :func:`scipy.ndimage.binary_dilation`.
 
-    Parameters
-    ----------
-    img : image, bool or int
-        3D mask (nonzero is foreground), or 4D: each volume is dilated.
-    structure : array of bool, 3D, optional
-        Structuring element; default: ``generate_binary_structure(3, connectivity)``.
-    iterations : int, default=1
-        Times the dilation is repeated (at least 1).
-    connectivity : {1, 2, 3}, default=1
-        Neighbourhood when ``structure`` is None: faces, edges, corners.
-    border_value : {0, 1}, default=0
-        Value of the voxels outside the image.
-
-    Returns
-    -------
-    image of bool
-        Lazy, on the same grid and chunks as ``img``.
+    %(parameters: dilated)s
 
     Examples
     --------
@@ -137,26 +156,11 @@ def binary_dilation(img, structure=None, iterations=1, *, connectivity=1, border
     return _morphology("dilation", img, structure, iterations, connectivity, border_value)
 
 
+@_documented
 def binary_erosion(img, structure=None, iterations=1, *, connectivity=1, border_value=0):
     """Binary erosion, equal to :func:`scipy.ndimage.binary_erosion`.
 
-    Parameters
-    ----------
-    img : image, bool or int
-        3D mask (nonzero is foreground), or 4D: each volume is eroded.
-    structure : array of bool, 3D, optional
-        Structuring element; default: ``generate_binary_structure(3, connectivity)``.
-    iterations : int, default=1
-        Times the erosion is repeated (at least 1).
-    connectivity : {1, 2, 3}, default=1
-        Neighbourhood when ``structure`` is None.
-    border_value : {0, 1}, default=0
-        Value of the voxels outside the image.
-
-    Returns
-    -------
-    image of bool
-        Lazy, on the same grid and chunks as ``img``.
+    %(parameters: eroded)s
 
     Examples
     --------
@@ -168,28 +172,13 @@ def binary_erosion(img, structure=None, iterations=1, *, connectivity=1, border_
     return _morphology("erosion", img, structure, iterations, connectivity, border_value)
 
 
+@_documented
 def binary_opening(img, structure=None, iterations=1, *, connectivity=1, border_value=0):
     """Binary opening (erosion then dilation), equal to :func:`scipy.ndimage.binary_opening`.
 
     Both steps run in one ``map_overlap`` with twice the halo.
 
-    Parameters
-    ----------
-    img : image, bool or int
-        3D mask (nonzero is foreground), or 4D: each volume is opened.
-    structure : array of bool, 3D, optional
-        Structuring element; default: ``generate_binary_structure(3, connectivity)``.
-    iterations : int, default=1
-        Iterations of each step.
-    connectivity : {1, 2, 3}, default=1
-        Neighbourhood when ``structure`` is None.
-    border_value : {0, 1}, default=0
-        Value of the voxels outside the image, in both steps.
-
-    Returns
-    -------
-    image of bool
-        Lazy, on the same grid and chunks as ``img``.
+    %(parameters: opened)s
 
     Examples
     --------
@@ -204,28 +193,13 @@ def binary_opening(img, structure=None, iterations=1, *, connectivity=1, border_
     return _morphology("opening", img, structure, iterations, connectivity, border_value)
 
 
+@_documented
 def binary_closing(img, structure=None, iterations=1, *, connectivity=1, border_value=0):
     """Binary closing (dilation then erosion), equal to :func:`scipy.ndimage.binary_closing`.
 
     Both steps run in one ``map_overlap`` with twice the halo.
 
-    Parameters
-    ----------
-    img : image, bool or int
-        3D mask (nonzero is foreground), or 4D: each volume is closed.
-    structure : array of bool, 3D, optional
-        Structuring element; default: ``generate_binary_structure(3, connectivity)``.
-    iterations : int, default=1
-        Iterations of each step.
-    connectivity : {1, 2, 3}, default=1
-        Neighbourhood when ``structure`` is None.
-    border_value : {0, 1}, default=0
-        Value of the voxels outside the image, in both steps.
-
-    Returns
-    -------
-    image of bool
-        Lazy, on the same grid and chunks as ``img``.
+    %(parameters: closed)s
 
     Examples
     --------
