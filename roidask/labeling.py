@@ -15,7 +15,12 @@ The graph stays linear in the number of blocks:
    ranked by its first voxel, which gives scipy's numbers.
 4. *relabel*, per block: label the block again (cheap, and keeps no label
    block alive between passes) and look its labels up in its slice of the
-   resolved table.
+   resolved table. The mask blocks are read by both passes; what stays in
+   memory in between is the small summaries.
+
+Tasks: 4 per block, one per boundary plane and 3 more: 268 for 4 x 4 x 4
+blocks, 2,072 for 8 x 8 x 8 (dask-image's ``label`` builds about 52,000 for
+64 blocks).
 
 Examples
 --------
