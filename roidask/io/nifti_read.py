@@ -52,6 +52,43 @@ def _cached_image(path, nbytes):
         return _OPEN_IMAGES.setdefault(key, image)
 
 
+def _slab_range(key, shape):
+    """(start, stop) when ``key`` takes whole leading axes and a step-1 range of the last."""
+    if len(key) != len(shape) or not all(isinstance(k, slice) for k in key):
+        return None
+    for item, size in zip(key[:-1], shape[:-1]):
+        if item.indices(size) != (0, size, 1):
+            return None
+    start, stop, step = key[-1].indices(shape[-1])
+    return (start, stop) if step == 1 and stop > start else None
+
+
+def _read_slab(proxy, key):
+    """Read a slab of whole leading axes from an uncompressed file with one read.
+
+    NIfTI stores voxels in Fortran order, so such a slab (e.g. a block of
+    whole volumes) is one contiguous byte range: read straight into the
+    array, without nibabel's per-image lock, so threads read in parallel.
+    Returns None when the key or file does not allow it.
+    """
+    path = proxy.file_like
+    span = _slab_range(key, proxy.shape)
+    if span is None or not isinstance(path, str) or path.endswith(".gz"):
+        return None
+    plane = int(np.prod(proxy.shape[:-1]))
+    start, stop = span
+    count = plane * (stop - start)
+    values = np.fromfile(path, dtype=proxy.dtype, count=count,
+                         offset=int(proxy.offset) + start * plane * proxy.dtype.itemsize)
+    if values.size != count:
+        raise EOFError(f"the file ends before volume {stop}")
+    values = values.reshape(proxy.shape[:-1] + (stop - start,), order="F")
+    slope, inter = proxy.slope, proxy.inter
+    if (slope is not None and slope != 1.0) or (inter is not None and inter != 0.0):
+        values = values * (1.0 if slope is None else slope) + (inter or 0.0)
+    return values
+
+
 class NiftiArray:
     """Array-like view of a NIfTI file's voxels, for ``dask.array.from_array``.
 
@@ -77,9 +114,10 @@ class NiftiArray:
             key = (key,)
         try:
             image = _cached_image(self.path, self.nbytes)
-            # files stored with extra trailing singleton dims are read through them
-            key = key + (0,) * (len(image.shape) - self.ndim)
-            block = image.dataobj[key]
+            block = _read_slab(image.dataobj, key) if len(image.shape) == self.ndim else None
+            if block is None:
+                # files stored with extra trailing singleton dims are read through them
+                block = image.dataobj[key + (0,) * (len(image.shape) - self.ndim)]
         except READ_ERRORS as err:
             raise InputFileError(
                 self.path, f"could not read voxel data ({err})", "the file is truncated or corrupt"
