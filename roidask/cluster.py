@@ -32,7 +32,7 @@ def cores():
 
 @contextlib.contextmanager
 def get_client(scheduler=None, *, n_workers=None, threads_per_worker=None, memory_limit="auto",
-               processes=False, dashboard=False):
+               processes=False):
     """Yield a ``distributed.Client``: existing scheduler or embedded LocalCluster.
 
     Parameters
@@ -55,8 +55,6 @@ def get_client(scheduler=None, *, n_workers=None, threads_per_worker=None, memor
         process: the numerical kernels release the GIL, and nothing is
         copied between processes, so on one machine threads are faster and
         use less memory (measured in BENCHMARKS.md).
-    dashboard : bool
-        Serve the dask dashboard of the embedded cluster.
     """
     address = scheduler or os.environ.get(SCHEDULER_ENV)
     if address:
@@ -80,7 +78,7 @@ def get_client(scheduler=None, *, n_workers=None, threads_per_worker=None, memor
         threads_per_worker=int(threads_per_worker),
         memory_limit=memory_limit,
         processes=processes,
-        dashboard_address=":0" if dashboard else None,
+        dashboard_address=":0",  # a free port (client.dashboard_link), never a clash on 8787
         silence_logs=40,
     )
     with cluster, Client(cluster) as client:

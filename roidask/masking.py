@@ -303,7 +303,7 @@ def load_mni152_template(mask_type="whole-brain"):
     Returns
     -------
     xarray.DataArray
-        In-memory float32 image, 197 x 233 x 189 voxels of 1 mm.
+        Lazy float32 image, 197 x 233 x 189 voxels of 1 mm.
 
     Raises
     ------
@@ -318,20 +318,32 @@ def load_mni152_template(mask_type="whole-brain"):
     if mask_type not in MASK_TYPES:
         raise ParameterError("mask_type", f"one of {MASK_TYPES}", mask_type)
     try:
-        from nilearn import datasets
+        import nilearn  # noqa: F401
     except ImportError:
         raise TemplatesUnavailableError(
             "the MNI152 templates ship with nilearn, which is not installed; "
             f'install them with: pip install "roidask[{TEMPLATES_EXTRA}]"'
         ) from None
-    loader = {
+    template = _template_loader(mask_type)(resolution=1)
+    # the 34 MB of voxels are read by a task, not shipped inside the graph
+    data = da.from_delayed(dask.delayed(_template_values, pure=True)(mask_type),
+                           shape=template.shape, dtype=np.float32)
+    return new_image(data, template.affine, header={"xyz_units": "mm"}, name=f"mni152_{mask_type}")
+
+
+def _template_loader(mask_type):
+    from nilearn import datasets
+
+    return {
         "whole-brain": datasets.load_mni152_template,
         "gm": datasets.load_mni152_gm_template,
         "wm": datasets.load_mni152_wm_template,
     }[mask_type]
-    template = loader(resolution=1)
-    data = np.asarray(template.get_fdata(dtype=np.float32))
-    return new_image(data, template.affine, header={"xyz_units": "mm"}, name=f"mni152_{mask_type}")
+
+
+def _template_values(mask_type):
+    image = _template_loader(mask_type)(resolution=1)
+    return np.asarray(image.get_fdata(dtype=np.float32))
 
 
 def _template_mask(resampled, threshold, opening, connected, mask_type):
