@@ -73,7 +73,7 @@ def client_from(options, defaults=None):
         merged.get("scheduler"), n_workers=merged.get("n_workers"),
         threads_per_worker=merged.get("threads_per_worker"),
         memory_limit=merged.get("memory_limit", "auto"),
-        processes=merged.get("processes", False),
+        processes=merged.get("processes", False), jobqueue=merged.get("jobqueue"),
     )
 
 

@@ -30,9 +30,34 @@ def cores():
         return max(1, os.cpu_count() or 1)
 
 
+JOBQUEUE_KINDS = ("slurm", "pbs", "sge", "lsf", "htcondor", "moab", "oar")
+HPC_EXTRA = "hpc"
+
+
+def jobqueue_cluster(kind, jobs=1, **options):
+    """A dask-jobqueue cluster (``kind`` e.g. ``"slurm"``) asking for ``jobs`` batch jobs.
+
+    ``options`` go to the cluster class (``cores``, ``memory``, ``queue``,
+    ``walltime``, ``account``, ...); see dask-jobqueue's documentation.
+    """
+    if kind not in JOBQUEUE_KINDS:
+        raise ParameterError("jobqueue.kind", f"one of {', '.join(JOBQUEUE_KINDS)}", kind)
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise ParameterError(
+            "jobqueue", f'dask-jobqueue installed (pip install "roidask[{HPC_EXTRA}]")', kind
+        ) from None
+    name = {"htcondor": "HTCondor", "moab": "Moab", "oar": "OAR"}.get(kind, kind.upper())
+    cluster = getattr(dask_jobqueue, f"{name}Cluster")(**options)
+    if jobs:
+        cluster.scale(jobs=int(jobs))
+    return cluster
+
+
 @contextlib.contextmanager
 def get_client(scheduler=None, *, n_workers=None, threads_per_worker=None, memory_limit="auto",
-               processes=False):
+               processes=False, jobqueue=None):
     """Yield a ``distributed.Client``: existing scheduler or embedded LocalCluster.
 
     Parameters
@@ -50,6 +75,10 @@ def get_client(scheduler=None, *, n_workers=None, threads_per_worker=None, memor
     memory_limit : str or int
         Memory limit per worker, e.g. ``"2GB"``; ``"auto"`` splits the
         machine's memory between workers.
+    jobqueue : dict, optional
+        Run workers as batch jobs on an HPC scheduler through dask-jobqueue:
+        ``{"kind": "slurm", "jobs": 4, "cores": 8, "memory": "32GB", ...}``
+        (see :func:`jobqueue_cluster`).
     processes : bool
         Worker processes, or (default) one worker whose threads run in this
         process: the numerical kernels release the GIL, and nothing is
@@ -65,6 +94,12 @@ def get_client(scheduler=None, *, n_workers=None, threads_per_worker=None, memor
                 "scheduler", "the address of a running dask scheduler", address
             ) from err
         with client:
+            yield client
+        return
+    if jobqueue:
+        options = dict(jobqueue)
+        with jobqueue_cluster(options.pop("kind", None), **options) as cluster, \
+                Client(cluster) as client:
             yield client
         return
     if n_workers is not None and int(n_workers) < 1:

@@ -14,7 +14,8 @@ A config has these top-level keys::
         fwhm: 6
     outputs:                       # name -> {from: $step[.field], path: ...}
       labels: {from: $label, path: roi_labels.nii.gz}
-    cluster: {n_workers: 2, memory_limit: 2GB}
+    cluster: {n_workers: 2, memory_limit: 2GB}   # or, on an HPC system:
+    # cluster: {jobqueue: {kind: slurm, jobs: 4, cores: 8, memory: 32GB, walltime: "01:00:00"}}
 
 Input paths are relative to the config file, or to each subject folder when
 ``subjects`` is given. Output paths are relative to the output folder (one
@@ -39,16 +40,19 @@ from pathlib import Path
 
 import yaml
 
+from roidask.cluster import JOBQUEUE_KINDS
 from roidask.pipeline import ops  # noqa: F401  (registers the operations)
 from roidask.pipeline.registry import OPS
 from roidask.pipeline.spec import (
     REFERENCE_PREFIX,
+    Choice,
     ConfigError,
     Flag,
     ListOf,
     Number,
     Optional,
     Ref,
+    Spec,
     Text,
     is_reference,
 )
@@ -64,6 +68,7 @@ CLUSTER_KEYS = {
     "threads_per_worker": Number(minimum=1, integer=True),
     "memory_limit": Text(),
     "processes": Flag(),
+    "jobqueue": Spec(),
     "scheduler": Text(),
 }
 
@@ -223,6 +228,13 @@ def _check_writable(folder, where):
         raise ConfigError(where, "an output folder that can be written", str(folder))
 
 
+def _check_jobqueue(value):
+    value = _mapping(value, "cluster.jobqueue")
+    Choice(*JOBQUEUE_KINDS).check(value.get("kind"), "cluster.jobqueue.kind")
+    if "jobs" in value:
+        Number(minimum=0, integer=True).check(value["jobs"], "cluster.jobqueue.jobs")
+
+
 def validate_config(raw, *, base_dir=".", check_files=True, output_root=None):
     """Validate a config mapping; return a :class:`PipelineConfig`.
 
@@ -261,6 +273,8 @@ def validate_config(raw, *, base_dir=".", check_files=True, output_root=None):
         if key not in CLUSTER_KEYS:
             raise ConfigError(f"cluster.{key}", f"one of {', '.join(CLUSTER_KEYS)}", key)
         CLUSTER_KEYS[key].check(value, f"cluster.{key}")
+    if "jobqueue" in cluster:
+        _check_jobqueue(cluster["jobqueue"])
     return PipelineConfig(raw.get("name", "pipeline"), inputs, subjects, steps, outputs,
                           cluster, base_dir, raw)
 
