@@ -185,3 +185,14 @@ def test_gzip_is_staged_once_and_reads_equal(tiny_dataset, tmp_path, monkeypatch
     monkeypatch.setenv("ROIDASK_STAGING", "0")
     nifti_read._OPEN_IMAGES.clear()
     np.testing.assert_array_equal(roidask.load_img(tiny_dataset.func).values, expected)
+
+
+def test_runs_concatenate_along_t_and_different_grids_do_not():
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    run = roidask.new_image(RNG.standard_normal((3, 4, 5, 6)), affine).chunk({"t": 3})
+    both = xr.concat([run, run + 1], dim="t")
+    assert both.sizes["t"] == 12
+    np.testing.assert_array_equal(both.nii.affine, affine)
+    flipped = roidask.new_image(RNG.standard_normal((3, 4, 5, 6)), affine * [[-1], [1], [1], [1]])
+    with pytest.raises(roidask.GridMismatchError):
+        xr.concat([run, flipped], dim="t", join="outer")

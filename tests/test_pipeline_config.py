@@ -109,3 +109,14 @@ def test_cli_missing_input_exit_code_2(tmp_path):
     result = CliRunner().invoke(main, ["validate", str(write_config(tmp_path, BASE))])
     assert result.exit_code == 2
     assert "inputs.func.path: expected an existing file" in result.stderr
+
+
+def test_cli_unwritable_output_exit_code_2(tmp_path):
+    (tmp_path / "func.nii.gz").touch()
+    (tmp_path / "labels.txt").touch()
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the output folder should be")
+    path = write_config(tmp_path, BASE)
+    result = CliRunner().invoke(main, ["run", str(path), "--output", str(blocker / "out")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: outputs.mask.path: expected an output folder")

@@ -155,3 +155,24 @@ def test_killed_run_completes_on_rerun_with_clean_outputs(subjects, tmp_path):
     leftovers = [p for p in killed.rglob(".*tmp-*")]
     for path in leftovers:  # an interrupted write leaves only hidden temporaries
         assert path.name.startswith(".")
+
+
+def test_4d_outputs_stream_to_zarr_and_nifti(data_dir, tmp_path):
+    config = tmp_path / "smooth.yaml"
+    config.write_text(
+        "inputs:\n  func: {path: func.nii.gz, labels: labels.txt}\n"
+        "steps:\n  - {op: smooth_img, img: $func, fwhm: 6}\n"
+        "  - {op: select_volumes, name: faces, img: $smooth_img, condition: face}\n"
+        "outputs:\n  smoothed: {from: $smooth_img, path: smoothed.zarr}\n"
+        "  faces: {from: $faces, path: faces.nii.gz}\n")
+    out = tmp_path / "out"
+    result = run_cli("run", config, "--inputs-dir", data_dir, "--output", out, *ONE_WORKER)
+    assert result.exit_code == 0, result.stderr
+    expected = smooth_img(nib.load(data_dir / "func.nii.gz"), fwhm=6).get_fdata()
+    from roidask import load_img
+
+    np.testing.assert_allclose(load_img(out / "smoothed.zarr").values, expected, rtol=1e-5,
+                               atol=1e-3)
+    faces = load_img(data_dir / "func.nii.gz", labels=data_dir / "labels.txt").condition == "face"
+    np.testing.assert_allclose(nib.load(out / "faces.nii.gz").get_fdata(),
+                               expected[..., faces.values], rtol=1e-5, atol=1e-3)
