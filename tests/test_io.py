@@ -196,3 +196,16 @@ def test_runs_concatenate_along_t_and_different_grids_do_not():
     flipped = roidask.new_image(RNG.standard_normal((3, 4, 5, 6)), affine * [[-1], [1], [1], [1]])
     with pytest.raises(roidask.GridMismatchError):
         xr.concat([run, flipped], dim="t", join="outer")
+
+
+def test_stale_staged_copies_make_room(tmp_path):
+    import os
+
+    from roidask.io.staging import evict_stale
+
+    old, fresh = tmp_path / "old.nii", tmp_path / "fresh.nii"
+    old.write_bytes(b"x" * 10)
+    fresh.write_bytes(b"x" * 10)
+    os.utime(old, (0, 0))
+    evict_stale(tmp_path, needed=float("inf"))  # never enough room: evict all stale
+    assert not old.exists() and fresh.exists()

@@ -9,7 +9,8 @@ machine, slices the uncompressed copy. The copy is written under a
 temporary name and renamed, so a half-written copy is never read.
 
 Staging happens inside a computation (never when an image is opened) and
-is skipped when the scratch disk lacks room, or when ``ROIDASK_STAGING=0``.
+is skipped when the scratch disk lacks room (copies unused for an hour are
+deleted first, oldest first), or when ``ROIDASK_STAGING=0``.
 ``ROIDASK_STAGING_DIR`` chooses the folder (default: the system's temporary
 folder); on a multi-machine cluster each machine stages its own copy.
 """
@@ -19,6 +20,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from dask.base import tokenize
@@ -31,6 +33,7 @@ except ImportError:  # pragma: no cover - isal is a core dependency
 STAGING_ENV = "ROIDASK_STAGING"
 STAGING_DIR_ENV = "ROIDASK_STAGING_DIR"
 _LOCK = threading.Lock()
+STALE_SECONDS = 3600  # a staged copy unused this long may be deleted to make room
 BLOCK = 2**24
 
 
@@ -49,6 +52,18 @@ def staged_path(path, file_key):
     return staging_dir() / f"{tokenize(file_key)}-{Path(path).name.removesuffix('.gz')}"
 
 
+def evict_stale(folder, needed):
+    """Delete staged copies unused for :data:`STALE_SECONDS`, oldest first, until
+    ``needed`` bytes are free."""
+    now = time.time()
+    staged = sorted((p for p in folder.glob("*.nii") if now - p.stat().st_mtime > STALE_SECONDS),
+                    key=lambda p: p.stat().st_mtime)
+    for old in staged:
+        if shutil.disk_usage(folder).free >= needed:
+            break
+        old.unlink(missing_ok=True)
+
+
 def stage(path, file_key, nbytes):
     """The uncompressed copy of ``path``, made now if needed; None if there is no room.
 
@@ -63,6 +78,7 @@ def stage(path, file_key, nbytes):
     """
     target = staged_path(path, file_key)
     if target.exists():
+        target.touch()  # marks it in use for eviction
         return target
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -70,6 +86,7 @@ def stage(path, file_key, nbytes):
         fcntl.flock(lock, fcntl.LOCK_EX)  # one stager per machine; the others wait
         if target.exists():
             return target
+        evict_stale(folder, 1.2 * nbytes)
         if shutil.disk_usage(folder).free < 1.2 * nbytes:
             return None
         tmp = folder / f".{target.name}.tmp-{os.getpid()}"
