@@ -1,0 +1,176 @@
+"""What the maskers share: parameters, their checks, cleaning and reports.
+
+:class:`_BaseMasker` holds the scikit-learn style parameter handling, the
+checks and the :func:`roidask.signal.clean` step common to
+:class:`~roidask.maskers.LabelsMasker` and :class:`~roidask.maskers.Masker`,
+and :func:`_documented` fills the parameters they document alike into their
+docstrings.
+"""
+
+import numbers
+
+import numpy as np
+import xarray as xr
+
+from roidask.chunks import TARGET_CHUNK_BYTES
+from roidask.errors import ParameterError, RoidaskError
+from roidask.grid import TIME_DIM, chunk_data
+from roidask.image import smooth_img
+from roidask.signal import _check_filter, _check_standardize, clean
+
+
+class NotFittedError(RoidaskError, AttributeError):
+    """A masker was used before ``fit``."""
+
+
+_CLEANING_PARAMETERS = """smoothing_fwhm : float, optional
+        Smooth the data first (mm).
+    standardize : {False, 'zscore_sample', 'zscore', 'psc'}
+    standardize_confounds : bool
+    detrend : bool
+    low_pass, high_pass : float, optional
+        Butterworth cutoffs in Hz (need ``t_r``).
+    t_r : float, optional
+        Repetition time in seconds."""
+
+
+def _documented(cls):
+    """Fill the cleaning parameters both maskers take into a masker's docstring."""
+    if cls.__doc__:  # None under python -OO
+        cls.__doc__ = cls.__doc__.replace("%(cleaning_parameters)s", _CLEANING_PARAMETERS)
+    return cls
+
+
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(name, "True or False", value)
+    return bool(value)
+
+
+def _check_fwhm(fwhm):
+    if fwhm is None:
+        return None
+    if isinstance(fwhm, str) and fwhm == "fast":
+        return fwhm
+    values = np.atleast_1d(np.asarray(fwhm, dtype=object))
+    if values.size not in (1, 3) or not all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 0 for v in values
+    ):
+        raise ParameterError("smoothing_fwhm", "a FWHM in mm >= 0, 3 of them, or None", fwhm)
+    return fwhm
+
+
+class _BaseMasker:
+    """Parameters, cleaning and reports shared by the maskers."""
+
+    _param_names = ()
+
+    def _set_params(self, values):
+        """Store the constructor arguments as attributes, unchanged (scikit-learn style)."""
+        for name in self._param_names:
+            setattr(self, name, values[name])
+
+    def get_params(self):
+        """The constructor parameters, as a dict (scikit-learn style).
+
+        Examples
+        --------
+        >>> from roidask.maskers import Masker
+        >>> Masker(smoothing_fwhm=6).get_params()["smoothing_fwhm"]
+        6
+        """
+        return {name: getattr(self, name) for name in self._param_names}
+
+    def __repr__(self):
+        changed = {
+            name: value for name, value in self.get_params().items()
+            if not isinstance(value, xr.DataArray) and value is not None and value is not False
+        }
+        inner = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        return f"{type(self).__name__}({inner})"
+
+    def _check_fitted(self):
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call fit(imgs) or "
+                "fit_transform(imgs) before transform, inverse_transform or generate_report"
+            )
+
+    def _check_common(self):
+        self._fwhm = _check_fwhm(self.smoothing_fwhm)
+        for name in ("detrend", "standardize_confounds"):
+            _check_bool(getattr(self, name), name)
+        _check_standardize(self.standardize)
+        _check_filter("butterworth", self.low_pass, self.high_pass, self.t_r)
+
+    def _needs_cleaning(self, confounds):
+        return bool(
+            self.detrend or self.standardize or confounds is not None
+            or self.low_pass is not None or self.high_pass is not None
+        )
+
+    def _clean(self, signals, confounds, dtype):
+        """Cast (nilearn's float dtype) and clean a (t x n) lazy DataArray."""
+        signals = signals.astype(dtype)
+        if not self._needs_cleaning(confounds):
+            return signals
+        n_times = signals.sizes[TIME_DIM]
+        other = signals.dims[1]
+        per_chunk = max(1, TARGET_CHUNK_BYTES // (8 * max(1, n_times)))
+        signals = chunk_data(signals, {TIME_DIM: -1, other: per_chunk})
+        return clean(
+            signals, runs=self.runs, detrend=self.detrend, standardize=self.standardize,
+            confounds=confounds, standardize_confounds=self.standardize_confounds,
+            low_pass=self.low_pass, high_pass=self.high_pass, t_r=self.t_r,
+        )
+
+    def _smooth(self, img):
+        if self._fwhm is None:
+            return img
+        return smooth_img(img, self._fwhm)
+
+    def fit_transform(self, imgs, confounds=None):
+        """Fit on ``imgs``, then transform them; see :meth:`fit` and :meth:`transform`.
+
+        Examples
+        --------
+        >>> from roidask.maskers import Masker
+        >>> import numpy as np
+        >>> from roidask.grid import new_image
+        >>> data = np.zeros((5, 5, 5, 3), "float32")
+        >>> data[1:4, 1:4, 1:4] = 1.0
+        >>> Masker(mask_strategy="background").fit_transform(new_image(data, np.eye(4))).shape
+        (3, 27)
+        """
+        return self.fit(imgs).transform(imgs, confounds=confounds)
+
+    def generate_report(self, path=None, *, title=None):
+        """An HTML report of the masker: regions or mask over the mean image.
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            Also write the self-contained page there.
+        title : str, optional
+
+        Returns
+        -------
+        roidask.report.Report
+
+        Examples
+        --------
+        >>> from roidask.maskers import LabelsMasker
+        >>> import numpy as np
+        >>> from roidask.grid import new_image
+        >>> labels = new_image(np.repeat([0, 1, 2], 4).reshape(3, 2, 2), np.eye(4))
+        >>> report = LabelsMasker(labels).fit().generate_report()
+        >>> "Regions" in report.html
+        True
+        """
+        from roidask.report import masker_report
+
+        self._check_fitted()
+        report = masker_report(self, title=title)
+        if path is not None:
+            report.save_as_html(path)
+        return report

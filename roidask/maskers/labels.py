@@ -1,0 +1,355 @@
+"""LabelsMasker: one signal per atlas region and volume, as nilearn's NiftiLabelsMasker.
+
+``fit`` reads the 3D atlas (and mask) in one compute, resamples them as
+asked and names the regions by nilearn's rules; ``transform`` returns lazy
+``("t", "region")`` signals through :func:`roidask.extraction.label_statistics`.
+"""
+
+import numbers
+import warnings
+
+import dask
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from roidask.errors import ParameterError
+from roidask.extraction import STRATEGIES, label_codes, label_statistics
+from roidask.grid import TIME_DIM, check_same_grid, image_affine, new_image, same_grid
+from roidask.image import resample_img
+from roidask.maskers.base import _BaseMasker, _check_bool, _documented
+from roidask.maskers.inputs import _as_4d, _data, _load, _mask_values, _time_coords
+from roidask.maskers.inverse import _inverse, _spatial_facts
+
+RESAMPLING_TARGETS = ("data", "labels", None)
+
+
+def _resample_to(img, target, interpolation):
+    """``img`` on ``target``'s grid, by ``resample_img`` as nilearn's maskers do it."""
+    return resample_img(img, image_affine(target), target.shape[:3],
+                        interpolation=interpolation)
+
+
+@_documented
+class LabelsMasker(_BaseMasker):
+    """One signal per atlas region and volume, as nilearn's NiftiLabelsMasker.
+
+    Parameters
+    ----------
+    labels_img : xarray.DataArray or path
+        3D atlas: one integer value per region, ``background_label`` elsewhere.
+    labels : list of str, optional
+        Region names in the order of the sorted label values (a name for the
+        background may be included: nilearn's rules apply -- "Background" is
+        inserted at the background's position, missing names are "unknown",
+        extra names are dropped).
+    background_label : int
+        Value of voxels outside every region.
+    mask_img : xarray.DataArray or path, optional
+        Voxels outside this mask count as background.
+    %(cleaning_parameters)s
+    resampling_target : {'data', 'labels', None}
+        'data': the atlas (and mask) are resampled onto the data grid
+        (nearest); 'labels': the data are resampled onto the atlas grid;
+        None: grids must match (else GridMismatchError).
+    strategy : str
+        'mean', 'median', 'sum', 'minimum', 'maximum', 'standard_deviation'
+        or 'variance' of the voxels of each region.
+    keep_masked_labels : bool
+        Keep regions the mask removes entirely (their signal is 0).
+    runs : array-like or str, optional
+        Run of each volume (or the name of a ``t`` coordinate, e.g. "run"),
+        for cleaning each run separately.
+
+    Attributes
+    ----------
+    labels_img_ : xarray.DataArray
+        The atlas on the grid signals are extracted on (in memory).
+    mask_img_ : xarray.DataArray or None
+    region_ids_ : numpy.ndarray
+        Label value of each output column.
+    region_names_ : list of str
+    region_sizes_ : numpy.ndarray
+        Voxel count of each region (after masking).
+    n_elements_ : int
+        Number of regions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from roidask.grid import new_image
+    >>> labels = new_image(np.repeat([0, 3, 7], 4).reshape(3, 2, 2), np.eye(4))
+    >>> img = new_image(np.ones((3, 2, 2, 4), "float32"), np.eye(4)).chunk({"t": 2})
+    >>> masker = LabelsMasker(labels, strategy="sum").fit(img)
+    >>> masker.region_ids_.tolist(), masker.transform(img).values[0].tolist()
+    ([3, 7], [4.0, 4.0])
+    """
+
+    _param_names = (
+        "labels_img", "labels", "background_label", "mask_img", "smoothing_fwhm",
+        "standardize", "standardize_confounds", "detrend", "low_pass", "high_pass", "t_r",
+        "resampling_target", "strategy", "keep_masked_labels", "runs",
+    )
+
+    def __init__(self, labels_img=None, labels=None, *, background_label=0, mask_img=None,
+                 smoothing_fwhm=None, standardize=False, standardize_confounds=True,
+                 detrend=False, low_pass=None, high_pass=None, t_r=None,
+                 resampling_target="data", strategy="mean", keep_masked_labels=False,
+                 runs=None):
+        self._set_params(locals())
+
+    # -- fit ---------------------------------------------------------------
+    def _check_params(self):
+        self._check_common()
+        if self.strategy not in STRATEGIES:
+            raise ParameterError("strategy", f"one of {STRATEGIES}", self.strategy)
+        if self.resampling_target not in RESAMPLING_TARGETS:
+            raise ParameterError(
+                "resampling_target", "'data', 'labels' or None", self.resampling_target
+            )
+        _check_bool(self.keep_masked_labels, "keep_masked_labels")
+        if self.labels is not None and (
+            not isinstance(self.labels, (list, tuple))
+            or not all(isinstance(name, str) for name in self.labels)
+        ):
+            raise ParameterError("labels", "a list of region names (str)", self.labels)
+        if self.labels_img is None:
+            raise ParameterError("labels_img", "a 3D labels image (atlas)", None)
+        bg = self.background_label
+        if isinstance(bg, bool) or not isinstance(bg, numbers.Real):
+            raise ParameterError("background_label", "a number", bg)
+
+    def fit(self, imgs=None):
+        """Load the atlas (and mask), resample them as asked, list the regions.
+
+        Computes the 3D atlas and mask only; the 4D ``imgs`` give their grid
+        (for ``resampling_target='data'``) and are kept for the report.
+
+        Parameters
+        ----------
+        imgs : xarray.DataArray or path, optional
+            The data that will be transformed.
+
+        Returns
+        -------
+        LabelsMasker
+            self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from roidask.grid import new_image
+        >>> labels = new_image(np.repeat([0, 1, 2], 4).reshape(3, 2, 2), np.eye(4))
+        >>> LabelsMasker(labels).fit().n_elements_
+        2
+        """
+        self._check_params()
+        self.fitted_ = False
+        labels_img = _load(self.labels_img, "labels_img")
+        if labels_img.ndim != 3:
+            raise ParameterError("labels_img", "a 3D labels image", f"a {labels_img.ndim}D image")
+        mask_img = None if self.mask_img is None else _load(self.mask_img, "mask_img")
+        if mask_img is not None and mask_img.ndim != 3:
+            raise ParameterError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image")
+        data_img = None if imgs is None else _load(imgs, "imgs")
+        original = labels_img
+        if self.resampling_target is None:
+            if mask_img is not None:
+                check_same_grid(labels_img, mask_img, ("labels_img", "mask_img"))
+            if data_img is not None:
+                check_same_grid(data_img, labels_img, ("imgs", "labels_img"))
+        reference = labels_img
+        if self.resampling_target == "data" and data_img is not None:
+            reference = data_img
+            if not same_grid(data_img, labels_img):
+                labels_img = _resample_to(labels_img, data_img, "nearest")
+        if mask_img is not None and not same_grid(reference, mask_img):
+            mask_img = _resample_to(mask_img, reference, "nearest")
+        # one compute for the atlas as given, on the extraction grid, and the mask
+        original_values, labels, mask = dask.compute(
+            original.data, labels_img.data, None if mask_img is None else mask_img.data
+        )
+        present, names = self._region_names(np.asarray(original_values))
+        self._set_atlas(np.asarray(labels), mask, labels_img, present, names)
+        self._report_img = data_img
+        self.fitted_ = True
+        return self
+
+    def _region_names(self, values):
+        """Label values of the atlas (as given) and a name for each, by nilearn's rules."""
+        self._check_integer_labels(values)
+        present = np.unique(values)
+        bg = self.background_label
+        if np.all(present == bg):
+            raise ParameterError(
+                "labels_img", f"at least one region besides background_label={bg}",
+                "an image of background only",
+            )
+        if self.labels is None:
+            names = ["Background" if v == bg else _label_text(v) for v in present]
+        else:
+            names = ["Background" if n.lower() == "background" else n for n in self.labels]
+            if bg in present and "Background" not in names:
+                names.insert(int(np.flatnonzero(present == bg)[0]), "Background")
+            if len(names) < len(present):
+                warnings.warn(
+                    f"{len(present)} label values but {len(names)} names: the last regions "
+                    "are named 'unknown'", stacklevel=3,
+                )
+                names += ["unknown"] * (len(present) - len(names))
+            elif len(names) > len(present):
+                warnings.warn(
+                    f"{len(present)} label values but {len(names)} names: extra names dropped",
+                    stacklevel=3,
+                )
+                names = names[: len(present)]
+        return present, dict(zip(present.tolist(), names))
+
+    @staticmethod
+    def _check_integer_labels(values):
+        if values.dtype.kind == "f":
+            finite = np.isfinite(values)
+            fractional = finite & (values != np.round(values))
+            if fractional.any() or not finite.all():
+                example = values[fractional | ~finite][:3].tolist()
+                raise ParameterError(
+                    "labels_img", "integer label values (one per region)",
+                    f"non-integer values such as {example}",
+                )
+        elif values.dtype.kind not in "iub":
+            raise ParameterError("labels_img", "an image of integer labels", str(values.dtype))
+
+    def _set_atlas(self, labels, mask, labels_img, original_values, names):
+        """Mask the atlas values on the extraction grid; fill the fitted attributes."""
+        if mask is not None:
+            mask = _mask_values(mask, "mask_img")
+        bg = self.background_label
+        present_after_resampling = np.unique(labels)
+        if np.all(present_after_resampling == bg):
+            raise ParameterError(
+                "labels_img", "regions left after resampling onto the data grid",
+                "background only: the atlas does not overlap the data's field of view",
+            )
+        lost = sorted(set(original_values.tolist()) - set(present_after_resampling.tolist()))
+        if lost:
+            warnings.warn(f"resampling the atlas onto the data grid removed labels {lost}",
+                          stacklevel=3)
+        before_mask = present_after_resampling[present_after_resampling != bg]
+        if mask is not None:
+            labels = np.where(mask, labels, bg)
+        after_mask = np.unique(labels)
+        after_mask = after_mask[after_mask != bg]
+        if after_mask.size == 0:
+            raise ParameterError(
+                "mask_img", "a mask that overlaps the atlas", "no region left after masking"
+            )
+        removed = sorted(set(before_mask.tolist()) - set(after_mask.tolist()))
+        if removed and not self.keep_masked_labels:
+            warnings.warn(f"the mask removed regions {removed}", stacklevel=3)
+        region_ids = before_mask if self.keep_masked_labels else after_mask
+        codes = label_codes(labels, region_ids)
+        grid = dict(affine=image_affine(labels_img), header=_spatial_facts(labels_img))
+        self.labels_img_ = new_image(labels, name="labels", **grid)
+        self.mask_img_ = None if mask is None else new_image(mask.astype(np.int8), name="mask",
+                                                             **grid)
+        self.region_ids_ = np.asarray(region_ids)
+        self.region_names_ = [names.get(v, "unknown") for v in region_ids.tolist()]
+        self.region_sizes_ = np.bincount(codes.ravel(), minlength=len(region_ids) + 1)[:-1]
+        self.n_elements_ = len(region_ids)
+        self._codes = codes
+
+    # -- transform -----------------------------------------------------------
+    def _on_labels_grid(self, img):
+        """``img`` on the grid of ``labels_img_``: resampled, or the atlas refitted."""
+        if same_grid(img, self.labels_img_):
+            return img
+        if self.resampling_target is None:
+            check_same_grid(img, self.labels_img_, ("imgs", "labels_img"))
+        if self.resampling_target == "labels":
+            return _resample_to(img, self.labels_img_, "continuous")
+        warnings.warn(
+            "imgs are on another grid than the one the masker was fitted on: resampling "
+            "the atlas now (fit(imgs) or fit_transform(imgs) avoids this)", stacklevel=3,
+        )
+        self.fit(img)
+        return img
+
+    def transform(self, imgs, confounds=None):
+        """Signals of every region, lazily.
+
+        Parameters
+        ----------
+        imgs : xarray.DataArray or path
+            4D image (a 3D image gives one value per region).
+        confounds : array-like, DataFrame, path or list of them, optional
+            One row per volume; regressed out (see :func:`roidask.signal.clean`).
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``("t", "region")`` (or ``("region",)`` for a 3D image);
+            ``region`` holds the label values, ``name`` the region names, and
+            the ``t`` coordinates of ``imgs`` are kept. float32 for float32
+            (or smoothed integer) data, else float64.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from roidask.grid import new_image
+        >>> labels = new_image(np.repeat([0, 1, 2], 4).reshape(3, 2, 2), np.eye(4))
+        >>> img = new_image(np.zeros((3, 2, 2, 4), "float32"), np.eye(4),
+        ...                 time_coords={"condition": ["a", "b", "a", "b"]})
+        >>> masker = LabelsMasker(labels).fit(img)
+        >>> masker.transform(img).groupby("condition").mean().sizes["condition"]
+        2
+        """
+        self._check_fitted()
+        img, was_3d = _as_4d(_load(imgs, "imgs"))
+        img = self._smooth(self._on_labels_grid(img))
+        data = _data(img)
+        values = label_statistics(data, self._codes, self.n_elements_, self.strategy)
+        if self.keep_masked_labels:
+            values = da.where(da.isnan(values), 0.0, values)
+        signals = xr.DataArray(
+            values, dims=(TIME_DIM, "region"),
+            coords={**_time_coords(img), "region": self.region_ids_,
+                    "name": ("region", self.region_names_)},
+            name="signals",
+        )
+        dtype = np.float32 if data.dtype == np.float32 else np.float64
+        signals = self._clean(signals, confounds, dtype)
+        return signals.isel({TIME_DIM: 0}, drop=True) if was_3d else signals
+
+    def inverse_transform(self, signals):
+        """An image holding each region's signal in all its voxels (0 elsewhere).
+
+        Parameters
+        ----------
+        signals : xarray.DataArray or array-like
+            ``(t, region)`` or ``(region,)``, columns in ``region_ids_`` order.
+
+        Returns
+        -------
+        xarray.DataArray
+            Lazy 4D (or 3D) image on the atlas grid; ``t`` coordinates of a
+            DataArray input are kept.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from roidask.grid import new_image
+        >>> labels = new_image(np.repeat([0, 1, 2], 4).reshape(3, 2, 2), np.eye(4))
+        >>> masker = LabelsMasker(labels).fit()
+        >>> masker.inverse_transform(np.array([5.0, 7.0])).values[:, 0, 0].tolist()
+        [0.0, 5.0, 7.0]
+        """
+        self._check_fitted()
+        index = np.where(self._codes < self.n_elements_, self._codes, -1)
+        return _inverse(signals, index, self.labels_img_, self.n_elements_, "region")
+
+
+def _label_text(value):
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
