@@ -109,6 +109,8 @@ _PARAMETERS = """Parameters
 
 def _documented(func):
     """Fill the shared Parameters and Returns sections of a morphology docstring."""
+    if func.__doc__ is None:  # python -OO strips docstrings
+        return func
     verb = re.search(r"%\(parameters: (\w+)\)s", func.__doc__).group(1)
     two_steps = verb in ("opened", "closed")
     text = _PARAMETERS.format(

@@ -284,7 +284,8 @@ _REGIONS_PARAMETERS = """Parameters
 
 
 def _regions_documented(func):
-    func.__doc__ = func.__doc__.replace("%(parameters)s", _REGIONS_PARAMETERS)
+    if func.__doc__ is not None:  # python -OO strips docstrings
+        func.__doc__ = func.__doc__.replace("%(parameters)s", _REGIONS_PARAMETERS)
     return func
 
 
