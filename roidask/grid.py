@@ -274,38 +274,3 @@ def chunk_data(obj, chunks):
     if isinstance(obj.data, da.Array):
         return obj.copy(data=obj.data.rechunk(chunks))
     return obj.copy(data=da.from_array(np.asarray(obj.data), chunks=chunks))
-
-
-def take_volumes(img, positions):
-    """Volumes ``positions`` (sorted integers) of a 4D image, chunk by source chunk.
-
-    ``img.isel(t=positions)`` lets dask gather the picked volumes of many
-    chunks into a few large chunks (a shuffle), so every later per-chunk step
-    holds many volumes at once. Here each source chunk gives its own piece:
-    the graph stays one task per source chunk and the working memory that
-    of one chunk. Unsorted positions fall back to ``isel``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> img = chunk_data(new_image(np.zeros((2, 2, 2, 10)), np.eye(4)), {"t": 4})
-    >>> take_volumes(img, [1, 2, 5, 9]).chunks[-1]
-    (2, 1, 1)
-    """
-    import dask.array as da
-
-    positions = np.asarray(positions, dtype=np.int64)
-    data = img.data
-    if not isinstance(data, da.Array) or np.any(np.diff(positions) < 0):
-        return img.isel({TIME_DIM: positions})
-    bounds = np.cumsum((0,) + data.chunks[-1])
-    pieces = []
-    for start, stop in zip(bounds[:-1], bounds[1:]):
-        local = positions[(positions >= start) & (positions < stop)] - start
-        if local.size:
-            pieces.append(data[..., start:stop][..., local])
-    picked = da.concatenate(pieces, axis=-1) if pieces else data[..., :0]
-    coords = img.coords.to_dataset().isel({TIME_DIM: positions}).coords
-    out = xr.DataArray(picked, dims=img.dims, coords=coords, attrs=img.attrs)
-    out.name = img.name
-    return out

@@ -31,7 +31,6 @@ from roidask.grid import (
     image_affine,
     like_image,
     new_image,
-    take_volumes,
 )
 from roidask.resampling import resample_img, resample_to_img
 from roidask.smoothing import smooth_img
@@ -115,13 +114,7 @@ def index_img(img, index):
     """
     img = as_lazy(as_image(img))
     _require_4d(img)
-    n = img.sizes[TIME_DIM]
-    index = _time_index(index, n)
-    if isinstance(index, np.ndarray):  # one piece per source chunk
-        positions = np.flatnonzero(index) if index.dtype == bool else np.where(
-            index < 0, index + n, index)
-        return as_image(take_volumes(img, positions))
-    return as_image(img.isel({TIME_DIM: index}))
+    return as_image(img.isel({TIME_DIM: _time_index(index, img.sizes[TIME_DIM])}))
 
 
 def _mean_dtype(dtype):

@@ -11,7 +11,6 @@ import numpy as np
 
 from roidask import image, masking, morphology, stats
 from roidask.errors import ParameterError
-from roidask.grid import take_volumes
 from roidask.maskers import LabelsMasker, Masker
 from roidask.pipeline.registry import IMAGE, register
 from roidask.pipeline.spec import (
@@ -52,7 +51,7 @@ def select_volumes(img, condition, by="condition"):
     if by not in img.coords:
         raise ParameterError("by", f"a coordinate on t ({', '.join(map(str, img.coords))})", by)
     wanted = condition if isinstance(condition, list) else [condition]
-    return take_volumes(img, np.flatnonzero(np.isin(img.coords[by].values, wanted)))
+    return img.isel(t=np.flatnonzero(np.isin(img.coords[by].values, wanted)))
 
 
 def _two_conditions(img, condition_a, condition_b, by):
