@@ -100,10 +100,15 @@ def _figure_png(fig):
 
 
 def _slice_centre(volume):
-    """Voxel indices to cut through: the centre of the non-zero part, else the middle."""
-    inside = np.argwhere(volume != 0)
-    if inside.size == 0:
+    """Voxel indices to cut through: the centre of the largest region, else the middle.
+
+    (The centre of all regions together can fall between them, e.g. between
+    two hemispheres, and the cuts would then miss every region.)
+    """
+    values, counts = np.unique(volume[volume != 0], return_counts=True)
+    if values.size == 0:
         return tuple(n // 2 for n in volume.shape)
+    inside = np.argwhere(volume == values[np.argmax(counts)])
     return tuple(int(round(c)) for c in inside.mean(axis=0))
 
 
