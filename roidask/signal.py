@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy import linalg
-from scipy import signal as sp_signal
 
 from roidask.errors import InputFileError, ParameterError
 from roidask.grid import TIME_DIM
@@ -187,6 +186,8 @@ def butterworth(signals, sampling_rate, *, low_pass=None, high_pass=None, order=
     sos = _butterworth_sos(sampling_rate, low_pass, high_pass, order)
     if sos is None:
         return x
+    from scipy import signal as sp_signal  # deferred: a slow import, for filtering only
+
     return sp_signal.sosfiltfilt(sos, x, axis=0, padtype="odd")
 
 
@@ -217,6 +218,8 @@ def _butterworth_sos(sampling_rate, low_pass, high_pass, order=5):
             return None
     else:
         critical = critical[0]
+    from scipy import signal as sp_signal
+
     return sp_signal.butter(N=order, Wn=critical, btype=btype, output="sos", fs=sampling_rate)
 
 

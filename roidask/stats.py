@@ -28,7 +28,6 @@ import numbers
 import dask.array as da
 import numpy as np
 import xarray as xr
-from scipy import stats as sps
 
 from roidask.chunks import volume_layout
 from roidask.errors import ParameterError
@@ -170,14 +169,22 @@ def _ttest_ind_block(ma, mb, equal_var, alternative, neg_log10_p_max):
             df = np.where(np.isnan(df), 1.0, df)  # both variances 0: as scipy, any df will do
             denominator = np.sqrt(va + vb)
         statistic = (ma[..., MEAN] - mb[..., MEAN]) / denominator
-        return _summary(statistic, df, sps.t, (df,), alternative, neg_log10_p_max)
+        return _summary(statistic, df, _distribution("t"), (df,), alternative, neg_log10_p_max)
 
 
 def _ttest_1samp_block(m, popmean, alternative, neg_log10_p_max):
     n = m[..., COUNT]  # popmean: a number or one per voxel
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = (m[..., MEAN] - popmean) / np.sqrt(m[..., M2] / (n - 1) / n)
-        return _summary(statistic, n - 1, sps.t, (n - 1,), alternative, neg_log10_p_max)
+        return _summary(statistic, n - 1, _distribution("t"), (n - 1,), alternative,
+                        neg_log10_p_max)
+
+
+def _distribution(name):
+    """``scipy.stats.<name>``, imported when a task first needs it (a slow import)."""
+    from scipy import stats
+
+    return getattr(stats, name)
 
 
 def _f_oneway_block(mg, neg_log10_p_max):
@@ -189,7 +196,8 @@ def _f_oneway_block(mg, neg_log10_p_max):
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = (between / df_between) / (within / df_within)
         return _summary(
-            statistic, df_within, sps.f, (df_between, df_within), "greater", neg_log10_p_max
+            statistic, df_within, _distribution("f"), (df_between, df_within), "greater",
+            neg_log10_p_max
         )
 
 

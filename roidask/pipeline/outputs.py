@@ -5,19 +5,14 @@ Every writer writes under a temporary name and renames on success.
 memory (4D images): those stream to disk through the image writers.
 """
 
-import matplotlib
+import pandas as pd
+import xarray as xr
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from roidask.errors import ParameterError  # noqa: E402
-from roidask.grid import TIME_DIM  # noqa: E402
-from roidask.io.atomic import atomic_output  # noqa: E402
-from roidask.io.nifti_write import to_nifti  # noqa: E402
-from roidask.io.zarr_store import to_zarr  # noqa: E402
+from roidask.errors import ParameterError
+from roidask.grid import TIME_DIM
+from roidask.io.atomic import atomic_output
+from roidask.io.nifti_write import to_nifti
+from roidask.io.zarr_store import to_zarr
 
 
 def needs_streaming(output, value):
@@ -59,7 +54,10 @@ def write_boxplot(value, path, where, by="condition"):
     conditions = sorted(frame[by].unique())
     columns = min(4, len(regions)) or 1
     rows = -(-len(regions) // columns) or 1
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.8 * rows), squeeze=False)
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    fig = Figure(figsize=(3.2 * columns, 2.8 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax, region in zip(axes.flat, regions):
         ax.boxplot([frame.loc[frame[by] == c, region] for c in conditions])
         ax.set_xticks(range(1, len(conditions) + 1), conditions, rotation=60, fontsize=7)
@@ -69,7 +67,6 @@ def write_boxplot(value, path, where, by="condition"):
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
 
 
 def write_output(output, value, path):
