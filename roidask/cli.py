@@ -50,9 +50,11 @@ def cluster_options(command):
                      help="Address of a running dask scheduler (default: an embedded "
                           "LocalCluster). Also read from ROIDASK_SCHEDULER."),
         click.option("--n-workers", type=click.IntRange(min=1), default=None,
-                     help="Workers of the embedded cluster (default: one per core)."),
+                     help="Workers of the embedded cluster (default: 1 with --threads, "
+                          "one per core with --processes)."),
         click.option("--threads-per-worker", type=click.IntRange(min=1), default=None,
-                     help="Threads per worker of the embedded cluster (default 1)."),
+                     help="Threads per worker of the embedded cluster (default: one per "
+                          "core with --threads, 1 with --processes)."),
         click.option("--processes/--threads", default=None,
                      help="Embedded cluster of worker processes, or one worker whose "
                           "threads share this process (default: threads)."),
