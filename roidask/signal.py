@@ -229,7 +229,17 @@ def _filter_padding(sos):
     return 3 * taps
 
 
-def _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times):
+def _filtered_length(n_volumes, index):
+    """Length of a run the Butterworth filter sees after scrubbing (see _interpolate_volumes)."""
+    if index is None:
+        return n_volumes
+    rows = n_volumes - 1 - index  # the rows nilearn fills: ~index, counted from the end
+    unfilled = rows[(rows < index[0]) | (rows > index[-1])]
+    return n_volumes - np.unique(unfilled).size
+
+
+def _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times,
+                         sample_mask=None):
     """Reject series too short for the Butterworth filter before any work is done."""
     if filter_type != "butterworth":
         return
@@ -238,7 +248,9 @@ def _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times):
         sos = _butterworth_sos(1.0 / t_r, low_pass, high_pass)
     if sos is None:
         return
-    shortest = n_times if runs is None else min(np.unique(runs, return_counts=True)[1])
+    lengths = [n_times] if runs is None else np.unique(runs, return_counts=True)[1]
+    masks = [None] * len(lengths) if sample_mask is None else sample_mask
+    shortest = min(_filtered_length(n, index) for n, index in zip(lengths, masks))
     padding = _filter_padding(sos)
     if shortest <= padding:
         raise ParameterError(
@@ -388,13 +400,45 @@ def _check_filter(filter, low_pass, high_pass, t_r):
     return "butterworth"
 
 
-def _clean_run(x, confounds, *, detrend, standardize, standardize_confounds, filter_type,
-               low_pass, high_pass, t_r):
+def _interpolate_volumes(volumes, sample_mask, t_r):
+    """nilearn's cubic-spline filling of removed volumes, then dropping unfillable rows.
+
+    Reproduces nilearn 0.14 exactly, including that it writes the spline
+    into rows ``~sample_mask`` -- the bitwise NOT of the kept *indices*,
+    i.e. rows ``n - 1 - i`` counted from the end -- and that it drops the
+    rows left all-NaN (outside the kept range) before filtering.
+    """
+    from scipy.interpolate import CubicSpline  # deferred, for scrubbing only
+
+    frame_times = np.arange(volumes.shape[0]) * t_r
+    spline = CubicSpline(frame_times[sample_mask], volumes[sample_mask], extrapolate=False)
+    filled = spline(frame_times)
+    volumes = volumes.copy()
+    rows = ~sample_mask
+    volumes[rows] = filled[rows]
+    return volumes[~np.isnan(volumes).all(axis=1)]
+
+
+def _scrub(x, confounds, sample_mask, filter_type, t_r):
+    """Remove volumes before cleaning, or fill them for the Butterworth filter (nilearn)."""
+    if sample_mask is None:
+        return x, confounds, None
+    if filter_type != "butterworth":
+        return x[sample_mask], None if confounds is None else confounds[sample_mask], None
+    x = _interpolate_volumes(x, sample_mask, t_r)
+    if confounds is not None:
+        confounds = _interpolate_volumes(confounds, sample_mask, t_r)
+    return x, confounds, sample_mask - sample_mask[0]
+
+
+def _clean_run(x, confounds, sample_mask=None, *, detrend, standardize, standardize_confounds,
+               filter_type, low_pass, high_pass, t_r):
     """nilearn's clean() on one run: float64 in, float64 out."""
     if filter_type == "cosine":
         confounds = _add_cosine_drift(confounds, _cosine_drift(high_pass, t_r, x.shape[0]))
         if low_pass is not None:
             warnings.warn("low_pass is not implemented for filter='cosine'", stacklevel=3)
+    x, confounds, sample_mask = _scrub(x, confounds, sample_mask, filter_type, t_r)
     original_mean = x.mean(axis=0)
     if detrend:
         x = _detrend(x)
@@ -404,6 +448,9 @@ def _clean_run(x, confounds, *, detrend, standardize, standardize_confounds, fil
         x = butterworth(x, 1.0 / t_r, low_pass=low_pass, high_pass=high_pass)
         if confounds is not None:
             confounds = butterworth(confounds, 1.0 / t_r, low_pass=low_pass, high_pass=high_pass)
+        if sample_mask is not None:  # filled volumes are removed after filtering
+            x = x[sample_mask]
+            confounds = None if confounds is None else confounds[sample_mask]
     if confounds is not None:
         confounds = standardize_signal(
             confounds, standardize="zscore_sample" if standardize_confounds else None
@@ -426,28 +473,114 @@ def _clean_run(x, confounds, *, detrend, standardize, standardize_confounds, fil
     return standardize_signal(x, standardize=standardize)
 
 
-def _clean_array(x, confounds, runs, ensure_finite, **params):
-    """Clean a 2D float array (time x features) run by run."""
+def _clean_array(x, confounds, runs, ensure_finite, sample_mask=None, **params):
+    """Clean a 2D float array (time x features) run by run.
+
+    With a ``sample_mask`` (one index array per run) the kept volumes of
+    the runs are stacked in run order, as nilearn does.
+    """
     x = np.array(x, dtype=np.float64)
     if ensure_finite:
         x[~np.isfinite(x)] = 0
     if runs is None:
-        return _clean_run(x, confounds, **params)
-    out = np.empty_like(x)
-    for run in np.unique(runs):
+        return _clean_run(x, confounds, None if sample_mask is None else sample_mask[0],
+                          **params)
+    out = np.empty_like(x) if sample_mask is None else []
+    for n, run in enumerate(np.unique(runs)):
         rows = runs == run
-        out[rows] = _clean_run(
-            x[rows], None if confounds is None else confounds[rows], **params
+        cleaned = _clean_run(
+            x[rows], None if confounds is None else confounds[rows],
+            None if sample_mask is None else sample_mask[n], **params,
         )
-    return out
+        if sample_mask is None:
+            out[rows] = cleaned
+        else:
+            out.append(cleaned)
+    return out if sample_mask is None else np.vstack(out)
 
 
-def _clean_block(block, confounds, runs, ensure_finite, out_dtype, params):
+def _clean_block(block, confounds, runs, ensure_finite, out_dtype, params, sample_mask=None):
     shape = block.shape
     x = block.reshape(shape[0], -1)
-    return _clean_array(x, confounds, runs, ensure_finite, **params).astype(
-        out_dtype, copy=False
-    ).reshape(shape)
+    out = _clean_array(x, confounds, runs, ensure_finite, sample_mask, **params)
+    return out.astype(out_dtype, copy=False).reshape((out.shape[0],) + shape[1:])
+
+
+def _one_sample_mask(mask, n_volumes, where, filter_type):
+    """One run's sample_mask as sorted-as-given kept indices (nilearn's rules, checked)."""
+    if isinstance(mask, da.Array) or (
+            isinstance(mask, xr.DataArray) and isinstance(mask.data, da.Array)):
+        raise ParameterError("sample_mask", "an in-memory array", "a dask array")
+    values = np.asarray(mask)
+    if values.ndim != 1:
+        raise ParameterError(
+            "sample_mask", "a 1D array of volume indices or booleans, or a list of them "
+            "(one per run)", f"{values.ndim}D array" if values.ndim else type(mask).__name__,
+        )
+    if values.dtype == bool:
+        if values.size != n_volumes:
+            raise ParameterError(
+                "sample_mask", f"{n_volumes} booleans, one per volume{where}",
+                f"{values.size} booleans",
+            )
+        index = np.flatnonzero(values)
+    elif values.dtype.kind in "iu":
+        index = values.astype(np.int64)
+        bad = index[(index < 0) | (index >= n_volumes)]
+        if bad.size:
+            raise ParameterError(
+                "sample_mask", f"volume indices from 0 to {n_volumes - 1}{where}",
+                f"indices such as {bad[:5].tolist()}",
+            )
+        if index.size > n_volumes:
+            raise ParameterError(
+                "sample_mask", f"at most {n_volumes} indices{where}", f"{index.size} indices"
+            )
+    else:
+        raise ParameterError(
+            "sample_mask", "integer volume indices or booleans", f"dtype {values.dtype}"
+        )
+    if index.size == 0:
+        raise ParameterError("sample_mask", f"at least one volume kept{where}", "none")
+    if filter_type == "butterworth":
+        if index.size < 2 or np.any(np.diff(index) <= 0):
+            raise ParameterError(
+                "sample_mask", f"at least 2 volume indices{where}, increasing and each once "
+                "(the Butterworth filter interpolates the removed volumes)",
+                f"indices {index[:8].tolist()}",
+            )
+    return index
+
+
+def _sanitize_sample_mask(sample_mask, runs, n_times, filter_type):
+    """Kept indices per run (within the run) and the kept volumes' positions in ``t``.
+
+    As nilearn: an array (indices or booleans) for one run, a list or tuple
+    of them for several (or one). Kept volumes are stacked in run order.
+    """
+    if sample_mask is None:
+        return None, None
+    run_rows = [np.arange(n_times)] if runs is None else [
+        np.flatnonzero(runs == run) for run in np.unique(runs)
+    ]
+    masks = list(sample_mask) if isinstance(sample_mask, list | tuple) else [sample_mask]
+    if any(np.ndim(mask) == 0 for mask in masks):
+        raise ParameterError(
+            "sample_mask", "an array of volume indices or booleans (a list holds one mask "
+            "per run: use numpy.array for one run)", "a list of numbers",
+        )
+    if len(masks) != len(run_rows):
+        raise ParameterError(
+            "sample_mask", f"{len(run_rows)} masks, one per run", f"{len(masks)} masks"
+        )
+    labels = [None] if runs is None else np.unique(runs).tolist()
+    per_run = [
+        _one_sample_mask(mask, len(rows), "" if runs is None else f" of run {label!r}",
+                         filter_type)
+        for label, mask, rows in zip(labels, masks, run_rows)
+    ]
+    positions = np.concatenate([rows[index] for rows, index in zip(run_rows, per_run)])
+    return per_run, positions
 
 
 def _sanitize_runs(runs, signals, n_times):
@@ -469,15 +602,23 @@ def _sanitize_runs(runs, signals, n_times):
     return runs
 
 
-def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", confounds=None,
-          standardize_confounds=True, filter="butterworth", low_pass=None, high_pass=None,
-          t_r=None, ensure_finite=False):
+def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", sample_mask=None,
+          confounds=None, standardize_confounds=True, filter="butterworth", low_pass=None,
+          high_pass=None, t_r=None, ensure_finite=False):
     """Detrend, filter, remove confounds from and standardize signals.
 
     Matches :func:`nilearn.signal.clean` step for step: (cosine drift
     regressors,) detrend, Butterworth filter, confound regression (confounds
     detrended and filtered the same way, so the steps stay orthogonal),
     standardize. Runs are cleaned independently.
+
+    Volumes left out by ``sample_mask`` ("scrubbing") are removed where
+    nilearn removes them: before detrending without filtering or with
+    ``filter='cosine'`` (the cosine regressors are made for the full run
+    first); with the Butterworth filter they are filled by a cubic spline
+    (nilearn's ``extrapolate=False`` rules, volumes outside the kept range
+    dropped), detrended and filtered, and removed after filtering, before
+    confound regression and standardization.
 
     Parameters
     ----------
@@ -493,6 +634,13 @@ def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", con
     standardize : {'zscore_sample', 'zscore', 'psc', None} or bool
         'zscore_sample': unit sample std (ddof=1); 'zscore': unit population
         std (ddof=0); 'psc': percent signal change; None: no scaling.
+    sample_mask : array-like or list of array-like, optional
+        Volumes to keep: an array of volume indices, or of booleans (True
+        keeps), one per volume. With ``runs``, a list of such arrays, one
+        per run in sorted run order, indexing within the run (a list of one
+        array is also accepted without runs). The result has only the kept
+        volumes, runs stacked in run order; a DataArray keeps their ``t``
+        coordinates.
     confounds : array-like, DataFrame, path, or list of them, optional
         One row per volume; regressed out of the signals.
     standardize_confounds : bool
@@ -509,14 +657,16 @@ def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", con
     Returns
     -------
     numpy.ndarray or xarray.DataArray
-        Same shape and kind as ``signals``; float32 for float32 or small
-        integer input, else float64.
+        Same shape (but for volumes ``sample_mask`` removes) and kind as
+        ``signals``; float32 for float32 or small integer input, else
+        float64.
 
     Raises
     ------
     ParameterError
         Filtering without ``t_r``, confounds whose row count differs from
-        the number of volumes, unknown options.
+        the number of volumes, sample masks of the wrong length or with
+        out-of-range indices, unknown options.
 
     Examples
     --------
@@ -526,6 +676,10 @@ def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", con
     >>> out = clean(sig, detrend=True, low_pass=0.1, t_r=2.0)
     >>> out.dims, out.chunks[0]
     (('t', 'region'), (40,))
+    >>> sig = sig.assign_coords(t=np.arange(40))
+    >>> kept = clean(sig, detrend=True, sample_mask=np.arange(40) % 10 != 3)
+    >>> kept.sizes["t"], kept["t"].values[:5].tolist()
+    (36, [0, 1, 2, 4, 5])
     >>> clean(np.ones((5, 1)), low_pass=0.1)
     Traceback (most recent call last):
     ...
@@ -549,22 +703,31 @@ needed for low_pass/high_pass filtering, got None
         raise ParameterError("signals", "numbers", f"dtype {signals.dtype}")
     confounds = _sanitize_confounds(confounds, n_times)
     runs = _sanitize_runs(runs, signals, n_times)
+    sample_mask, kept = _sanitize_sample_mask(sample_mask, runs, n_times, filter_type)
     params = dict(
         detrend=bool(detrend), standardize=standardize,
         standardize_confounds=bool(standardize_confounds), filter_type=filter_type,
         low_pass=low_pass, high_pass=high_pass, t_r=t_r,
     )
-    _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times)
+    _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times, sample_mask)
     out_dtype = _result_dtype(signals.dtype)
+    only_censor = not (detrend or standardize or filter_type or ensure_finite) and (
+        confounds is None)
+    if kept is not None and only_censor:  # nothing to compute: select the volumes
+        return signals[kept].astype(out_dtype)
+    args = (confounds, runs, ensure_finite, out_dtype, params, sample_mask)
     if not isinstance(signals, xr.DataArray):
-        return _clean_block(signals, confounds, runs, ensure_finite, out_dtype, params)
+        return _clean_block(signals, *args)
     data = signals.data
     if isinstance(data, da.Array):
         data = data.rechunk({0: -1})
+        n_out = n_times if kept is None else kept.size
         cleaned = data.map_blocks(
-            _clean_block, confounds, runs, ensure_finite, out_dtype, params,
+            _clean_block, *args, chunks=((n_out,),) + data.chunks[1:],
             dtype=out_dtype, meta=np.array((), dtype=out_dtype),
         )
     else:
-        cleaned = _clean_block(np.asarray(data), confounds, runs, ensure_finite, out_dtype, params)
+        cleaned = _clean_block(np.asarray(data), *args)
+    if kept is not None:
+        signals = signals.isel({TIME_DIM: kept})
     return signals.copy(data=cleaned)

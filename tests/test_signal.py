@@ -194,3 +194,114 @@ def test_psc_of_zero_mean_columns_is_zero_with_a_warning():
         out = standardize_signal(values, standardize="psc")
     assert out[:, 1].tolist() == [0.0, 0.0, 0.0]
     assert out[:, 0].tolist() == [-50.0, 0.0, 50.0]
+
+
+# -- sample_mask (scrubbing) ------------------------------------------------------------
+
+def _scrub_mask(n, removed):
+    mask = np.ones(n, bool)
+    mask[list(removed)] = False
+    return mask
+
+
+SCRUB_OPTIONS = [
+    dict(detrend=False, standardize=None),
+    dict(detrend=True, standardize="zscore_sample"),
+    dict(detrend=True, standardize="psc"),
+    dict(detrend=True, standardize="zscore_sample", low_pass=0.2, t_r=2.0),
+    dict(detrend=True, standardize="zscore_sample", low_pass=0.2, high_pass=0.02, t_r=2.0),
+    dict(detrend=True, standardize=None, filter="cosine", high_pass=0.02, t_r=2.0),
+]
+# removed volumes at both ends (the Butterworth path drops and shifts them) and inside
+REMOVED = (0, 1, 10, 11, 25, 40, 58, 59)
+
+
+@pytest.mark.parametrize("options", SCRUB_OPTIONS)
+@pytest.mark.parametrize("form", ["bool", "index", "list"])
+@pytest.mark.parametrize("with_confounds", [False, True])
+def test_sample_mask_equals_nilearn(series, confounds, options, form, with_confounds):
+    values = series.astype(np.float64)
+    mask = _scrub_mask(N_TIMES, REMOVED)
+    given = {"bool": mask, "index": np.flatnonzero(mask),
+             "list": [np.flatnonzero(mask)]}[form]
+    extra = dict(confounds=confounds) if with_confounds else {}
+    expected = nilearn_clean(values, sample_mask=np.flatnonzero(mask), **options, **extra)
+    got = clean(values, sample_mask=given, **options, **extra)
+    assert got.shape == (N_TIMES - len(REMOVED), 5)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("options", [o for o in SCRUB_OPTIONS if "low_pass" not in o
+                                     or "high_pass" not in o])  # band-pass: runs too short
+def test_sample_mask_per_run_equals_nilearn(series, confounds, options):
+    values = series.astype(np.float64)
+    runs = np.repeat([0, 1], N_TIMES // 2)
+    masks = [np.flatnonzero(_scrub_mask(30, (0, 7, 8))), _scrub_mask(30, (12, 29))]
+    expected = nilearn_clean(values, runs=runs, confounds=confounds,
+                             sample_mask=[masks[0], np.flatnonzero(masks[1])], **options)
+    got = clean(values, runs=runs, confounds=confounds, sample_mask=masks, **options)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10 * np.abs(expected).max())
+
+
+def test_unsorted_indices_reorder_volumes_as_in_nilearn(series):
+    values = series.astype(np.float64)
+    index = np.array([5, 3, 3, 40, 2])
+    np.testing.assert_allclose(clean(values, sample_mask=index, detrend=True),
+                               nilearn_clean(values, sample_mask=index, detrend=True),
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("chunks", [N_TIMES, (7, 23, 30), 5])
+def test_sample_mask_is_lazy_and_keeps_t_coordinates(series, confounds, chunks):
+    runs = np.repeat([0, 1], N_TIMES // 2)
+    signals = xr.DataArray(
+        series, dims=("t", "region"),
+        coords={"t": np.arange(N_TIMES), "time": ("t", np.arange(N_TIMES) * 2.0),
+                "run": ("t", runs)},
+    ).chunk({"t": chunks, "region": 2})
+    signals = signals.assign_coords(time=("t", np.arange(N_TIMES) * 2.0), run=("t", runs))
+    masks = [_scrub_mask(30, (0, 4)), np.flatnonzero(_scrub_mask(30, (29,)))]
+    options = dict(detrend=True, standardize="zscore_sample", low_pass=0.2, t_r=2.0)
+    with raise_if_dask_computes():
+        out = clean(signals, runs="run", sample_mask=masks, confounds=confounds, **options)
+        censored = clean(signals, sample_mask=np.arange(0, N_TIMES, 2), standardize=None)
+    kept = np.flatnonzero(np.concatenate([masks[0], _scrub_mask(30, (29,))]))
+    assert out.dims == ("t", "region") and out.chunks[0] == (kept.size,)
+    assert out["t"].values.tolist() == kept.tolist()
+    assert out["time"].values.tolist() == (kept * 2.0).tolist()
+    expected = nilearn_clean(series, runs=runs, confounds=confounds,
+                             sample_mask=[np.flatnonzero(masks[0]), masks[1]], **options)
+    assert_like_nilearn(out.values, expected)
+    assert censored["t"].values.tolist() == list(range(0, N_TIMES, 2))
+    np.testing.assert_array_equal(censored.values, series[::2])
+
+
+def test_bad_sample_masks_are_parameter_errors(series):
+    lazy = xr.DataArray(series, dims=("t", "region")).chunk({"t": 10})
+    with raise_if_dask_computes():
+        with pytest.raises(ParameterError, match=r"sample_mask: expected 60 booleans, one per "
+                                                 r"volume, got '59 booleans'"):
+            clean(lazy, sample_mask=np.ones(59, bool))
+        with pytest.raises(ParameterError, match=r"sample_mask: expected volume indices from 0 "
+                                                 r"to 59, got 'indices such as \[60, -1\]'"):
+            clean(lazy, sample_mask=np.array([0, 60, -1]))
+        with pytest.raises(ParameterError, match="sample_mask: expected at least one volume"):
+            clean(lazy, sample_mask=np.zeros(60, bool))
+        with pytest.raises(ParameterError, match="sample_mask: expected 2 masks, one per run"):
+            clean(lazy, runs=np.repeat([0, 1], 30), sample_mask=np.arange(10))
+        with pytest.raises(ParameterError, match="30 booleans, one per volume of run 1"):
+            clean(lazy, runs=np.repeat([0, 1], 30),
+                  sample_mask=[np.arange(3), np.ones(31, bool)])
+        with pytest.raises(ParameterError, match="a list holds one mask per run"):
+            clean(lazy, sample_mask=[0, 1, 2])
+        with pytest.raises(ParameterError, match="increasing and each once"):
+            clean(lazy, sample_mask=np.array([3, 2, 10]), low_pass=0.2, t_r=2.0)
+        with pytest.raises(ParameterError, match="integer volume indices or booleans"):
+            clean(lazy, sample_mask=np.array([0.5, 2.0]))
+        # nilearn filters volumes 0..39 but the 20 rows its spline cannot fill: too few
+        with pytest.raises(ParameterError, match="signals: expected more than 33 volumes"
+                                                 ".*got '20 volumes'"):
+            clean(lazy[:40], sample_mask=np.arange(20), low_pass=0.2, high_pass=0.02, t_r=2.0)
+    with pytest.raises(ValueError, match="padlen"):
+        nilearn_clean(series[:40], sample_mask=np.arange(20), low_pass=0.2, high_pass=0.02,
+                      t_r=2.0)

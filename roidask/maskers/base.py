@@ -33,11 +33,22 @@ _CLEANING_PARAMETERS = """smoothing_fwhm : float, optional
     t_r : float, optional
         Repetition time in seconds."""
 
+_SAMPLE_MASK_PARAMETER = """sample_mask : array-like or list of array-like, optional
+            Volumes to keep ("scrubbing"): indices, or booleans (True keeps),
+            as :func:`roidask.signal.clean` takes them (with ``runs``, a
+            list with one per run). Only the kept volumes are returned, with
+            their ``t`` coordinates."""
+
 
 def _documented(cls):
     """Fill the cleaning parameters both maskers take into a masker's docstring."""
     if cls.__doc__:  # None under python -OO
         cls.__doc__ = cls.__doc__.replace("%(cleaning_parameters)s", _CLEANING_PARAMETERS)
+    transform = cls.__dict__.get("transform")
+    if transform is not None and transform.__doc__:
+        transform.__doc__ = transform.__doc__.replace(
+            "%(sample_mask_parameter)s", _SAMPLE_MASK_PARAMETER
+        )
     return cls
 
 
@@ -109,18 +120,21 @@ class _BaseMasker:
             or self.low_pass is not None or self.high_pass is not None
         )
 
-    def _clean(self, signals, confounds, dtype):
-        """Cast (nilearn's float dtype) and clean a (t x n) lazy DataArray."""
+    def _clean(self, signals, confounds, dtype, sample_mask=None):
+        """Cast (nilearn's float dtype), clean and scrub a (t x n) lazy DataArray."""
         signals = signals.astype(dtype)
-        if not self._needs_cleaning(confounds):
+        needs_cleaning = self._needs_cleaning(confounds)
+        if not needs_cleaning and sample_mask is None:
             return signals
-        n_times = signals.sizes[TIME_DIM]
-        other = signals.dims[1]
-        per_chunk = max(1, TARGET_CHUNK_BYTES // (8 * max(1, n_times)))
-        signals = chunk_data(signals, {TIME_DIM: -1, other: per_chunk})
+        if needs_cleaning:
+            n_times = signals.sizes[TIME_DIM]
+            other = signals.dims[1]
+            per_chunk = max(1, TARGET_CHUNK_BYTES // (8 * max(1, n_times)))
+            signals = chunk_data(signals, {TIME_DIM: -1, other: per_chunk})
         return clean(
             signals, runs=self.runs, detrend=self.detrend, standardize=self.standardize,
-            confounds=confounds, standardize_confounds=self.standardize_confounds,
+            sample_mask=sample_mask, confounds=confounds,
+            standardize_confounds=self.standardize_confounds,
             low_pass=self.low_pass, high_pass=self.high_pass, t_r=self.t_r,
         )
 
@@ -129,7 +143,7 @@ class _BaseMasker:
             return img
         return smooth_img(img, self._fwhm)
 
-    def fit_transform(self, imgs, confounds=None):
+    def fit_transform(self, imgs, confounds=None, sample_mask=None):
         """Fit on ``imgs``, then transform them; see :meth:`fit` and :meth:`transform`.
 
         Examples
@@ -142,7 +156,7 @@ class _BaseMasker:
         >>> Masker(mask_strategy="background").fit_transform(new_image(data, np.eye(4))).shape
         (3, 27)
         """
-        return self.fit(imgs).transform(imgs, confounds=confounds)
+        return self.fit(imgs).transform(imgs, confounds=confounds, sample_mask=sample_mask)
 
     def generate_report(self, path=None, *, title=None):
         """An HTML report of the masker: regions or mask over the mean image.

@@ -274,7 +274,7 @@ class LabelsMasker(_BaseMasker):
         self.fit(img)
         return img
 
-    def transform(self, imgs, confounds=None):
+    def transform(self, imgs, confounds=None, sample_mask=None):
         """Signals of every region, lazily.
 
         Parameters
@@ -283,6 +283,7 @@ class LabelsMasker(_BaseMasker):
             4D image (a 3D image gives one value per region).
         confounds : array-like, DataFrame, path or list of them, optional
             One row per volume; regressed out (see :func:`roidask.signal.clean`).
+        %(sample_mask_parameter)s
 
         Returns
         -------
@@ -302,6 +303,8 @@ class LabelsMasker(_BaseMasker):
         >>> masker = LabelsMasker(labels).fit(img)
         >>> masker.transform(img).groupby("condition").mean().sizes["condition"]
         2
+        >>> masker.transform(img, sample_mask=np.array([0, 2]))["condition"].values.tolist()
+        ['a', 'a']
         """
         self._check_fitted()
         img, was_3d = _as_4d(_load(imgs, "imgs"))
@@ -317,7 +320,7 @@ class LabelsMasker(_BaseMasker):
             name="signals",
         )
         dtype = np.float32 if data.dtype == np.float32 else np.float64
-        signals = self._clean(signals, confounds, dtype)
+        signals = self._clean(signals, confounds, dtype, sample_mask)
         return signals.isel({TIME_DIM: 0}, drop=True) if was_3d else signals
 
     def inverse_transform(self, signals):

@@ -201,7 +201,7 @@ class Masker(_BaseMasker):
         )
         return resampled, self._mask[box]
 
-    def transform(self, imgs, confounds=None):
+    def transform(self, imgs, confounds=None, sample_mask=None):
         """Signals of every in-mask voxel, lazily.
 
         Parameters
@@ -210,6 +210,7 @@ class Masker(_BaseMasker):
             4D image (a 3D image gives one value per voxel).
         confounds : array-like, DataFrame, path or list of them, optional
             One row per volume; regressed out.
+        %(sample_mask_parameter)s
 
         Returns
         -------
@@ -241,7 +242,7 @@ class Masker(_BaseMasker):
                     **{dim: ("voxel", idx) for dim, idx in zip(SPATIAL_DIMS, voxel_index)}},
             name="signals",
         )
-        signals = self._clean(signals, confounds, _result_dtype(data.dtype))
+        signals = self._clean(signals, confounds, _result_dtype(data.dtype), sample_mask)
         return signals.isel({TIME_DIM: 0}, drop=True) if was_3d else signals
 
     def inverse_transform(self, signals):
