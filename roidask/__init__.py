@@ -7,6 +7,7 @@ backed by dask; operations build lazy graphs and only writers (and
 
 from roidask import accessor  # noqa: F401  (registers the .nii accessor)
 from roidask.cluster import get_client
+from roidask.confounds import high_variance_confounds
 from roidask.errors import (
     GridMismatchError,
     InputFileError,
@@ -81,6 +82,7 @@ __all__ = [
     "connected_regions",
     "f_oneway",
     "get_client",
+    "high_variance_confounds",
     "image_affine",
     "index_img",
     "intersect_masks",
