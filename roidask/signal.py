@@ -5,8 +5,9 @@ extracts. :func:`clean` detrends them, filters them (Butterworth band-pass or
 cosine drift regressors), regresses confounds out and standardizes them, in
 nilearn's order and with nilearn's numbers. It takes a numpy array (returns
 numpy) or an :class:`xarray.DataArray` whose first dim is ``t`` (returns a
-DataArray, lazy when the input is dask-backed: ``t`` is gathered into one
-chunk and the other dim is processed chunk by chunk).
+DataArray, lazy when the input or the confounds are dask-backed: ``t`` is
+gathered into one chunk and the other dim is processed chunk by chunk; the
+small ``(t x confound)`` table goes to every chunk as one block).
 
 Arithmetic is done in float64; the result has nilearn's dtype (float32 stays
 float32, integers of up to 4 bytes become float32, 8-byte ones float64).
@@ -321,13 +322,12 @@ def _one_confound(confound, n_times):
         values = _read_confounds_file(confound)
     elif isinstance(confound, pd.DataFrame | pd.Series):
         values = confound.to_numpy(dtype=np.float64)
-    elif isinstance(confound, xr.DataArray):
-        if isinstance(confound.data, da.Array):
-            raise ParameterError(
-                "confounds", "an in-memory table (numpy, pandas or a computed DataArray)",
-                "a dask-backed DataArray",
-            )
-        values = np.asarray(confound.values, dtype=np.float64)
+    elif isinstance(confound, xr.DataArray | da.Array):
+        values = confound.data if isinstance(confound, xr.DataArray) else confound
+        if isinstance(values, da.Array):  # lazy: checked by shape, read when computed
+            values = values.astype(np.float64)
+        else:
+            values = np.asarray(values, dtype=np.float64)
     else:
         try:
             values = np.asarray(confound, dtype=np.float64)
@@ -358,6 +358,8 @@ def _sanitize_confounds(confounds, n_times):
         parts = [_one_confound(c, n_times) for c in confounds]
     else:
         parts = [_one_confound(confounds, n_times)]
+    if any(isinstance(part, da.Array) for part in parts):
+        return da.hstack([da.asarray(part) for part in parts]).rechunk(-1)
     return np.hstack(parts)
 
 
@@ -641,8 +643,11 @@ def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", sam
         array is also accepted without runs). The result has only the kept
         volumes, runs stacked in run order; a DataArray keeps their ``t``
         coordinates.
-    confounds : array-like, DataFrame, path, or list of them, optional
-        One row per volume; regressed out of the signals.
+    confounds : array-like, DataFrame, DataArray, dask array, path, or list of them, optional
+        One row per volume; regressed out of the signals. Dask-backed
+        confounds (e.g. from :func:`roidask.confounds.high_variance_confounds`)
+        stay lazy with DataArray ``signals``: they are read when the result
+        is computed (numpy ``signals`` compute them at once).
     standardize_confounds : bool
         z-score the confounds before regression (else scale by max abs).
     filter : {'butterworth', 'cosine', False}
@@ -676,6 +681,10 @@ def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", sam
     >>> out = clean(sig, detrend=True, low_pass=0.1, t_r=2.0)
     >>> out.dims, out.chunks[0]
     (('t', 'region'), (40,))
+    >>> lazy_confounds = xr.DataArray(rng.standard_normal((40, 2)), dims=("t", "c")).chunk(8)
+    >>> out = clean(sig, detrend=True, confounds=lazy_confounds)  # nothing computed yet
+    >>> out.chunks[0], round(float(abs(out.values.T @ lazy_confounds.values).max()), 8)
+    ((40,), 0.0)
     >>> sig = sig.assign_coords(t=np.arange(40))
     >>> kept = clean(sig, detrend=True, sample_mask=np.arange(40) % 10 != 3)
     >>> kept.sizes["t"], kept["t"].values[:5].tolist()
@@ -715,19 +724,28 @@ needed for low_pass/high_pass filtering, got None
         confounds is None)
     if kept is not None and only_censor:  # nothing to compute: select the volumes
         return signals[kept].astype(out_dtype)
-    args = (confounds, runs, ensure_finite, out_dtype, params, sample_mask)
+    lazy_confounds = isinstance(confounds, da.Array)
     if not isinstance(signals, xr.DataArray):
-        return _clean_block(signals, *args)
+        if lazy_confounds:  # numpy in, numpy out: the confounds must be read now
+            confounds = confounds.compute()
+        return _clean_block(signals, confounds, runs, ensure_finite, out_dtype, params,
+                            sample_mask)
     data = signals.data
-    if isinstance(data, da.Array):
-        data = data.rechunk({0: -1})
+    if isinstance(data, da.Array) or lazy_confounds:
+        data = da.asarray(data).rechunk({0: -1})
         n_out = n_times if kept is None else kept.size
-        cleaned = data.map_blocks(
-            _clean_block, *args, chunks=((n_out,),) + data.chunks[1:],
-            dtype=out_dtype, meta=np.array((), dtype=out_dtype),
+        index = "tn"[: data.ndim]
+        # the confounds go in as an array argument (one chunk), not as a constant: a lazy
+        # table is then read only when the result is computed
+        cleaned = da.blockwise(
+            _clean_block, index, data, index, confounds, "tc" if lazy_confounds else None,
+            runs, None, ensure_finite, None, out_dtype, None, params, None, sample_mask, None,
+            adjust_chunks={"t": (n_out,)}, concatenate=True, dtype=out_dtype,
+            meta=np.array((), dtype=out_dtype),
         )
     else:
-        cleaned = _clean_block(np.asarray(data), *args)
+        cleaned = _clean_block(np.asarray(data), confounds, runs, ensure_finite, out_dtype,
+                               params, sample_mask)
     if kept is not None:
         signals = signals.isel({TIME_DIM: kept})
     return signals.copy(data=cleaned)

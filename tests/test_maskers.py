@@ -7,6 +7,7 @@ import dask.array as da
 import nibabel as nib
 import numpy as np
 import pytest
+from nilearn.image import high_variance_confounds as nilearn_high_variance_confounds
 from nilearn.maskers import NiftiLabelsMasker, NiftiMasker
 
 from roidask.errors import GridMismatchError, ParameterError
@@ -402,6 +403,80 @@ def test_masker_sample_mask_per_run_equals_nilearn(data):
                                                    np.flatnonzero(sample_mask[1])])
     assert_signals(signals.values, expected)
     assert signals["run"].values.tolist() == [0] * 6 + [1] * 11
+
+
+# -- high_variance_confounds ---------------------------------------------------------
+
+HV_CLEANING = dict(standardize="zscore_sample", detrend=True)
+
+
+def _masker_pair(kind, labels, **options):
+    if kind == "labels":
+        return (LabelsMasker(_image(labels), high_variance_confounds=True, **options),
+                NiftiLabelsMasker(_nifti(labels), **options))
+    return Masker(high_variance_confounds=True, **options), NiftiMasker(**options)
+
+
+def _assert_high_variance_parity(masker, reference, values, img, confounds=None):
+    """Lazy signals equal nilearn's, whose float32 confounds are rounded: see below."""
+    with raise_if_dask_computes():
+        signals = masker.transform(img, confounds=confounds)
+    reference.set_params(high_variance_confounds=True)
+    expected = _quiet(reference.fit_transform, _nifti(values), confounds=confounds)
+    # nilearn computes the confounds of float32 data in float32 (roidask: float64); the
+    # regression amplifies that rounding as psc does (see test_signal) ...
+    assert_signals(signals.values, expected, rtol=5e-5)
+    # ... and given the same confounds in float64, nilearn agrees to the usual tolerance
+    high_variance = nilearn_high_variance_confounds(_nifti(values.astype(np.float64)))
+    extra = [] if confounds is None else confounds if isinstance(confounds, list) else [confounds]
+    reference.set_params(high_variance_confounds=False)
+    expected = _quiet(reference.fit_transform, _nifti(values),
+                      confounds=[high_variance, *extra])
+    assert_signals(signals.values, expected)
+
+
+@pytest.mark.parametrize("chunks", CHUNKINGS)
+@pytest.mark.parametrize("with_confounds", [False, True])
+@pytest.mark.parametrize("kind", ["labels", "voxels"])
+def test_high_variance_confounds_equal_nilearn(data, chunks, with_confounds, kind):
+    values, labels = data
+    confounds = np.random.default_rng(5).standard_normal((SHAPE[3], 2)) if with_confounds \
+        else None
+    img = _image(values, chunks)
+    masker, reference = _masker_pair(kind, labels, **HV_CLEANING)
+    masker.fit(img)
+    _assert_high_variance_parity(masker, reference, values, img, confounds)
+
+
+@pytest.mark.parametrize("kind", ["labels", "voxels"])
+def test_high_variance_confounds_come_from_raw_images(data, kind):
+    """Computed on imgs as given: before smoothing and resampling, over all voxels."""
+    values, labels = data
+    options = dict(smoothing_fwhm=5.0, **HV_CLEANING)
+    if kind == "labels":
+        options["resampling_target"] = "labels"
+    else:
+        options["target_affine"] = np.diag([4.0, 4.0, 4.0])
+    masker, reference = _masker_pair(kind, labels, **options)
+    img = _image(values, {"i": 4, "j": 6, "t": 8})
+    masker.fit(img)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the resampling notice
+        _assert_high_variance_parity(masker, reference, values, img, [np.arange(30.0) ** 2])
+
+
+def test_high_variance_confounds_parameter(data):
+    values, labels = data
+    for masker in (LabelsMasker(_image(labels), high_variance_confounds=True),
+                   Masker(high_variance_confounds=True)):
+        assert masker.get_params()["high_variance_confounds"] is True
+        assert "high_variance_confounds=True" in repr(masker)
+        masker.fit(_image(values))
+        assert "high_variance_confounds" in masker.generate_report().html
+        with pytest.raises(ParameterError, match="imgs: expected a 4D image"):
+            masker.transform(_image(values[..., 0]))
+    with pytest.raises(ParameterError, match="high_variance_confounds: expected True or False"):
+        Masker(high_variance_confounds="yes").fit(_image(values))
 
 
 # -- errors -------------------------------------------------------------------------

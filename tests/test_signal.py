@@ -84,6 +84,31 @@ def test_clean_is_lazy_on_dask_and_equal(series, confounds, chunks):
     assert_like_nilearn(out.values, nilearn_clean(series, confounds=confounds, **options))
 
 
+@pytest.mark.parametrize("chunks", [N_TIMES, (7, 23, 30), 5])
+@pytest.mark.parametrize("form", ["dataarray", "dask", "list"])
+def test_lazy_confounds_stay_lazy_and_equal(series, confounds, chunks, form):
+    lazy = xr.DataArray(confounds, dims=("t", "confound")).chunk({"t": chunks})
+    given = {"dataarray": lazy, "dask": lazy.data,
+             "list": [lazy[:, :1], confounds[:, 1:2], lazy.data[:, 2]]}[form]
+    options = dict(detrend=True, standardize="zscore_sample", low_pass=0.1, t_r=2.0,
+                   runs=np.repeat([0, 1], N_TIMES // 2), sample_mask=[np.arange(2, 30)] * 2)
+    expected = nilearn_clean(series, confounds=confounds, **options)
+    for signals in (xr.DataArray(series, dims=("t", "region")),  # in memory: becomes lazy
+                    xr.DataArray(series, dims=("t", "region")).chunk({"t": chunks, "region": 2})):
+        with raise_if_dask_computes():
+            out = clean(signals, confounds=given, **options)
+        assert out.chunks[0] == (56,)
+        assert_like_nilearn(out.values, expected)
+    assert_like_nilearn(clean(series, confounds=given, **options), expected)  # numpy: computed
+
+
+def test_lazy_confounds_are_checked_by_shape_without_computing(series, confounds):
+    lazy = xr.DataArray(confounds[:45], dims=("t", "confound")).chunk({"t": 10})
+    with raise_if_dask_computes():
+        with pytest.raises(ParameterError, match=r"confounds: expected 60 rows.*'45 rows'"):
+            clean(xr.DataArray(series, dims=("t", "region")).chunk(), confounds=lazy)
+
+
 def test_runs_are_cleaned_separately_as_in_nilearn(series, confounds):
     runs = np.repeat([0, 1, 2], N_TIMES // 3)
     values = series.astype(np.float64)

@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from roidask.chunks import TARGET_CHUNK_BYTES
+from roidask.confounds import high_variance_confounds
 from roidask.errors import ParameterError, RoidaskError
 from roidask.grid import TIME_DIM, chunk_data
 from roidask.image import smooth_img
@@ -27,6 +28,11 @@ _CLEANING_PARAMETERS = """smoothing_fwhm : float, optional
         Smooth the data first (mm).
     standardize : {False, 'zscore_sample', 'zscore', 'psc'}
     standardize_confounds : bool
+    high_variance_confounds : bool
+        Regress out, before the ``confounds`` given to ``transform``,
+        :func:`roidask.confounds.high_variance_confounds` (default
+        parameters) of the images given to ``transform``, as they are given
+        (all voxels, before resampling and smoothing), as nilearn does.
     detrend : bool
     low_pass, high_pass : float, optional
         Butterworth cutoffs in Hz (need ``t_r``).
@@ -109,10 +115,26 @@ class _BaseMasker:
 
     def _check_common(self):
         self._fwhm = _check_fwhm(self.smoothing_fwhm)
-        for name in ("detrend", "standardize_confounds"):
+        for name in ("detrend", "standardize_confounds", "high_variance_confounds"):
             _check_bool(getattr(self, name), name)
         _check_standardize(self.standardize)
         _check_filter("butterworth", self.low_pass, self.high_pass, self.t_r)
+
+    def _all_confounds(self, img, confounds, was_3d):
+        """nilearn's confounds: the (lazy) high-variance ones of the raw ``img`` first."""
+        if not self.high_variance_confounds:
+            return confounds
+        if was_3d:
+            raise ParameterError(
+                "imgs", "a 4D image (high_variance_confounds=True needs time series)",
+                "a 3D image",
+            )
+        variance_confounds = high_variance_confounds(img).reset_coords(drop=True)
+        if confounds is None:
+            return variance_confounds
+        if isinstance(confounds, list | tuple):
+            return [variance_confounds, *confounds]
+        return [variance_confounds, confounds]
 
     def _needs_cleaning(self, confounds):
         return bool(

@@ -87,14 +87,15 @@ class LabelsMasker(_BaseMasker):
 
     _param_names = (
         "labels_img", "labels", "background_label", "mask_img", "smoothing_fwhm",
-        "standardize", "standardize_confounds", "detrend", "low_pass", "high_pass", "t_r",
-        "resampling_target", "strategy", "keep_masked_labels", "runs",
+        "standardize", "standardize_confounds", "high_variance_confounds", "detrend",
+        "low_pass", "high_pass", "t_r", "resampling_target", "strategy", "keep_masked_labels",
+        "runs",
     )
 
     def __init__(self, labels_img=None, labels=None, *, background_label=0, mask_img=None,
                  smoothing_fwhm=None, standardize=False, standardize_confounds=True,
-                 detrend=False, low_pass=None, high_pass=None, t_r=None,
-                 resampling_target="data", strategy="mean", keep_masked_labels=False,
+                 high_variance_confounds=False, detrend=False, low_pass=None, high_pass=None,
+                 t_r=None, resampling_target="data", strategy="mean", keep_masked_labels=False,
                  runs=None):
         self._set_params(locals())
 
@@ -282,7 +283,9 @@ class LabelsMasker(_BaseMasker):
         imgs : xarray.DataArray or path
             4D image (a 3D image gives one value per region).
         confounds : array-like, DataFrame, path or list of them, optional
-            One row per volume; regressed out (see :func:`roidask.signal.clean`).
+            One row per volume; regressed out (see :func:`roidask.signal.clean`),
+            after the high-variance confounds of ``imgs`` with
+            ``high_variance_confounds=True``.
         %(sample_mask_parameter)s
 
         Returns
@@ -308,6 +311,7 @@ class LabelsMasker(_BaseMasker):
         """
         self._check_fitted()
         img, was_3d = _as_4d(_load(imgs, "imgs"))
+        confounds = self._all_confounds(img, confounds, was_3d)
         img = self._smooth(self._on_labels_grid(img))
         data = _data(img)
         values = label_statistics(data, self._codes, self.n_elements_, self.strategy)

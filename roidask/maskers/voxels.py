@@ -66,14 +66,14 @@ class Masker(_BaseMasker):
 
     _param_names = (
         "mask_img", "runs", "smoothing_fwhm", "standardize", "standardize_confounds",
-        "detrend", "low_pass", "high_pass", "t_r", "target_affine", "target_shape",
-        "mask_strategy", "mask_args",
+        "detrend", "high_variance_confounds", "low_pass", "high_pass", "t_r", "target_affine",
+        "target_shape", "mask_strategy", "mask_args",
     )
 
     def __init__(self, mask_img=None, *, runs=None, smoothing_fwhm=None, standardize=False,
-                 standardize_confounds=True, detrend=False, low_pass=None, high_pass=None,
-                 t_r=None, target_affine=None, target_shape=None, mask_strategy="background",
-                 mask_args=None):
+                 standardize_confounds=True, detrend=False, high_variance_confounds=False,
+                 low_pass=None, high_pass=None, t_r=None, target_affine=None,
+                 target_shape=None, mask_strategy="background", mask_args=None):
         self._set_params(locals())
 
     def _mask_function(self):
@@ -209,7 +209,8 @@ class Masker(_BaseMasker):
         imgs : xarray.DataArray or path
             4D image (a 3D image gives one value per voxel).
         confounds : array-like, DataFrame, path or list of them, optional
-            One row per volume; regressed out.
+            One row per volume; regressed out (after the high-variance confounds
+            of ``imgs`` with ``high_variance_confounds=True``).
         %(sample_mask_parameter)s
 
         Returns
@@ -231,6 +232,7 @@ class Masker(_BaseMasker):
         """
         self._check_fitted()
         img, was_3d = _as_4d(_load(imgs, "imgs"))
+        confounds = self._all_confounds(img, confounds, was_3d)
         img, mask = self._on_mask_grid(img)
         img = self._smooth(img)
         data = _data(img)
