@@ -20,7 +20,12 @@ from roidask.chunks import TARGET_CHUNK_BYTES, resolve_chunks
 from roidask.errors import InputFileError
 from roidask.grid import new_image
 from roidask.io.atomic import atomic_output
-from roidask.io.nifti_read import nifti_header_facts, open_nifti_header, scaled_dtype
+from roidask.io.nifti_read import (
+    apply_scaling,
+    nifti_header_facts,
+    open_nifti_header,
+    scaled_dtype,
+)
 from roidask.io.nifti_write import is_nifti_path, to_nifti
 from roidask.io.volume_labels import attach_volume_labels
 from roidask.io.zarr_store import DEFAULT_NAME, is_zarr_path, open_zarr, to_dataset
@@ -44,8 +49,6 @@ def _read_slabs(path, image, slab, out_queue):
     """Put (start, array) slabs of the file's voxels on ``out_queue``."""
     shape = image.shape[:4]
     raw_dtype = image.get_data_dtype()
-    dtype = scaled_dtype(image)
-    slope, inter = image.dataobj.slope, image.dataobj.inter
     last = shape[-1]
     plane = int(np.prod(shape[:-1]))
     opener = _gzip.open if str(path).endswith(".gz") else open
@@ -66,9 +69,7 @@ def _read_slabs(path, image, slab, out_queue):
                 values = np.frombuffer(buffer, raw_dtype).reshape(
                     shape[:-1] + (count,), order="F"
                 )
-                if dtype != raw_dtype:
-                    values = values * (slope if slope is not None else 1.0) + (inter or 0.0)
-                out_queue.put((start, values.astype(dtype, copy=False)))
+                out_queue.put((start, apply_scaling(values, image.dataobj)))
     except Exception as err:  # handed to the writer thread, which raises it
         out_queue.put(InputFileError(path, f"could not read voxel data ({err})",
                                      "the file is truncated or corrupt"))

@@ -82,11 +82,7 @@ def _read_slab(proxy, key):
                          offset=int(proxy.offset) + start * plane * proxy.dtype.itemsize)
     if values.size != count:
         raise EOFError(f"the file ends before volume {stop}")
-    values = values.reshape(proxy.shape[:-1] + (stop - start,), order="F")
-    slope, inter = proxy.slope, proxy.inter
-    if (slope is not None and slope != 1.0) or (inter is not None and inter != 0.0):
-        values = values * (1.0 if slope is None else slope) + (inter or 0.0)
-    return values
+    return apply_scaling(values.reshape(proxy.shape[:-1] + (stop - start,), order="F"), proxy)
 
 
 class NiftiArray:
@@ -191,13 +187,23 @@ def open_nifti_header(path):
     return image
 
 
+def _scaling(proxy):
+    """(slope, intercept) when the header scales raw voxel values, else None."""
+    slope, inter = proxy.slope, proxy.inter
+    if (slope is None or slope == 1.0) and (inter is None or inter == 0.0):
+        return None
+    return (1.0 if slope is None else slope), (inter or 0.0)
+
+
+def apply_scaling(values, proxy):
+    """Raw voxel values with scl_slope / scl_inter applied (float64, as nibabel does)."""
+    scaling = _scaling(proxy)
+    return values if scaling is None else values * scaling[0] + scaling[1]
+
+
 def scaled_dtype(image):
     """The dtype voxel values have once scl_slope / scl_inter are applied."""
-    raw = image.get_data_dtype()
-    slope, inter = image.dataobj.slope, image.dataobj.inter
-    if (slope is None or slope == 1.0) and (inter is None or inter == 0.0):
-        return np.dtype(raw)
-    return np.dtype(np.float64)
+    return np.dtype(np.float64) if _scaling(image.dataobj) else np.dtype(image.get_data_dtype())
 
 
 def nifti_header_facts(image):
