@@ -3,10 +3,11 @@
 Each local operation normalizes its arguments, computes its halo depth
 (structure radius x iterations, twice that for opening and closing, which run
 both steps in one pass) and runs **one** :func:`dask.array.map_overlap` with
-``boundary="none"``: blocks on the true edges of the image get no padding, so
-scipy's own ``border_value`` applies there exactly as on the whole array, and
-errors from cut block edges stay inside the halo that is trimmed away. Chunks
-thinner than the halo are merged first (and the result is rechunked back).
+``boundary="none"`` through :func:`roidask.smoothing.halo_map`, as smoothing
+does: blocks on the true edges of the image get no padding, so scipy's own
+``border_value`` applies there exactly as on the whole array, and errors from
+cut block edges stay inside the halo that is trimmed away. Chunks thinner
+than the halo are merged first (and the result is rechunked back).
 
 :func:`binary_fill_holes` is not local: it labels the background across
 chunks (:func:`roidask.labeling.label_array`) and keeps as holes the
@@ -26,11 +27,11 @@ Examples
 7
 """
 
+import functools
 import re
 
 import dask.array as da
 import numpy as np
-from dask.array.overlap import ensure_minimum_chunksize
 from dask.base import tokenize
 from scipy import ndimage as ndi
 
@@ -43,6 +44,7 @@ from roidask._binary import (
 from roidask._graphs import block_keys, new_delayed
 from roidask.grid import like_image
 from roidask.labeling import label_array
+from roidask.smoothing import halo_map
 
 _STEPS = {
     "dilation": ("dilation",),
@@ -59,33 +61,6 @@ def _run_steps(block, steps, structure, iterations, border_value):
             block, structure=structure, iterations=iterations, border_value=border_value
         )
     return block
-
-
-def map_halo(func, data, depth, **kwargs):
-    """One ``map_overlap`` of ``func`` with ``depth`` per axis, scipy edges.
-
-    Axes whose chunks are thinner than the halo are rechunked to at least
-    ``depth`` (an axis shorter than its halo becomes one chunk and needs no
-    halo); the result comes back in ``data``'s chunks.
-    """
-    chunks, depths = [], {}
-    for axis, (size, axis_chunks) in enumerate(zip(data.shape, data.chunks)):
-        halo = int(depth[axis])
-        if halo == 0 or len(axis_chunks) == 1:
-            chunks.append(axis_chunks)
-            depths[axis] = 0
-        elif halo >= size:
-            chunks.append((size,))
-            depths[axis] = 0
-        else:
-            chunks.append(ensure_minimum_chunksize(halo, axis_chunks))
-            depths[axis] = halo
-    chunks = tuple(chunks)
-    work = data.rechunk(chunks) if chunks != data.chunks else data
-    out = work.map_overlap(
-        func, depth=depths, boundary="none", dtype=bool, meta=np.array((), bool), **kwargs
-    )
-    return out.rechunk(data.chunks) if chunks != data.chunks else out
 
 
 _PARAMETERS = """Parameters
@@ -130,11 +105,12 @@ def _morphology(kind, img, structure, iterations, connectivity, border_value):
     if img.ndim == 4:
         structure = structure[..., np.newaxis]
     steps = _STEPS[kind]
-    depth = [(n // 2) * iterations * len(steps) for n in structure.shape]
-    out = map_halo(
-        _run_steps, mask, depth, steps=steps, structure=structure,
-        iterations=iterations, border_value=border_value,
+    depth = [(n // 2) * iterations * len(steps) for n in structure.shape[:3]]
+    func = functools.partial(
+        _run_steps, steps=steps, structure=structure, iterations=iterations,
+        border_value=border_value,
     )
+    out = halo_map(func, mask, depth, bool)
     return like_image(img, out, name=f"binary_{kind}")
 
 
