@@ -165,13 +165,13 @@ def info(path):
         click.echo(f"volume coordinates: {', '.join(extra)}")
 
 
-def _load(config, inputs_dir, output_dir=None):
+def _load(config, inputs_dir):
     from roidask.pipeline.config import load_config, validate_config
 
     if inputs_dir is None:
-        return load_config(config, output_root=output_dir)
+        return load_config(config)
     raw = load_config(config, check_files=False).raw
-    return validate_config(raw, base_dir=inputs_dir, output_root=output_dir)
+    return validate_config(raw, base_dir=inputs_dir)
 
 
 INPUTS_DIR = click.option(
@@ -200,11 +200,12 @@ def validate(config, inputs_dir):
 @handle_errors
 def run(config, output_dir, inputs_dir, force, **cluster):
     """Run a pipeline CONFIG: one lazy graph per subject, computed once, written atomically."""
+    from roidask.pipeline.config import check_output_root
     from roidask.pipeline.runner import run_pipeline
 
     checked = _load(config, inputs_dir)
     output_dir = output_dir or Path("roidask-output") / checked.name
-    checked = _load(config, inputs_dir, output_dir)
+    check_output_root(checked, output_dir)
     summary = run_pipeline(checked, output_dir, lambda: client_from(cluster, checked.cluster),
                            force=force)
     report_summary(summary)

@@ -203,7 +203,7 @@ def _check_param(spec, value, where, known):
     return value
 
 
-def _output(name, value, known, output_root):
+def _output(name, value, known):
     where = f"outputs.{name}"
     value = dict(_mapping(value, where))
     source = value.pop("from", None)
@@ -214,9 +214,13 @@ def _output(name, value, known, output_root):
     if not isinstance(path, str) or output_kind(path) is None:
         raise ConfigError(f"{where}.path", "a path ending in "
                           f"{', '.join(OUTPUT_SUFFIXES)}", path)
-    if output_root is not None:
-        _check_writable(output_root, f"{where}.path")
     return Output(name, source, path, output_kind(path), value)
+
+
+def check_output_root(config, output_root):
+    """Raise :class:`ConfigError` unless the outputs can be written under ``output_root``."""
+    if config.outputs:
+        _check_writable(output_root, f"outputs.{config.outputs[0].name}.path")
 
 
 def _check_writable(folder, where):
@@ -266,7 +270,7 @@ def validate_config(raw, *, base_dir=".", check_files=True, output_root=None):
         step = _step(index, value, known)
         known[step.name] = OPS[step.op].returns
         steps.append(step)
-    outputs = [_output(name, value, known, output_root)
+    outputs = [_output(name, value, known)
                for name, value in _mapping(raw.get("outputs"), "outputs").items()]
     cluster = dict(_mapping(raw.get("cluster") or {}, "cluster"))
     for key, value in cluster.items():
@@ -275,8 +279,11 @@ def validate_config(raw, *, base_dir=".", check_files=True, output_root=None):
         CLUSTER_KEYS[key].check(value, f"cluster.{key}")
     if "jobqueue" in cluster:
         _check_jobqueue(cluster["jobqueue"])
-    return PipelineConfig(raw.get("name", "pipeline"), inputs, subjects, steps, outputs,
-                          cluster, base_dir, raw)
+    config = PipelineConfig(raw.get("name", "pipeline"), inputs, subjects, steps, outputs,
+                           cluster, base_dir, raw)
+    if output_root is not None:
+        check_output_root(config, output_root)
+    return config
 
 
 def load_config(path, *, check_files=True, output_root=None):
