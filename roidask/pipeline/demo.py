@@ -51,11 +51,10 @@ def ensure_data(folder, size, echo):
 
 def score(labels_path, data_dir):
     """Dice of the found ROIs with the planted face and house regions."""
-    found = np.asarray(nib.load(labels_path).dataobj) > 0
+    labels = np.asarray(nib.load(labels_path).dataobj)
     planted = {c: np.asarray(nib.load(data_dir / f"planted_{c}.nii.gz").dataobj) > 0
                for c in CONTRASTED}
-    labels = np.asarray(nib.load(labels_path).dataobj)
-    scores = {"+".join(CONTRASTED): dice(found, planted["face"] | planted["house"])}
+    scores = {"+".join(CONTRASTED): dice(labels > 0, planted["face"] | planted["house"])}
     for category, truth in planted.items():
         touching = np.setdiff1d(np.unique(labels[truth]), [0])
         scores[category] = dice(np.isin(labels, touching), truth)
@@ -65,7 +64,7 @@ def score(labels_path, data_dir):
 def run_demo(output_dir, client, *, size="haxby", force=False, echo=print):
     """Make data, run ``roi_extraction``; return (summary, Dice scores).
 
-    ``client`` is as for :func:`roidask.pipeline.runner.run_pipeline`.
+    ``client`` is a client factory, as for :func:`roidask.pipeline.runner.run_pipeline`.
     """
     output_dir = Path(output_dir)
     data_dir = output_dir / "data"

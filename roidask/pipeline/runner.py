@@ -135,9 +135,10 @@ def _fill_plan(config, plan, client):
 def run_pipeline(config, output_dir, client, *, force=False, show_progress=True, echo=print):
     """Run ``config`` for all its subjects; return a :class:`RunSummary`.
 
-    ``client`` is a ``distributed.Client``, or a function returning a context
-    manager that yields one (e.g. ``roidask.cluster.get_client``), which is
-    called only when some subject is not up to date.
+    ``client`` is a function returning a context manager that yields a
+    ``distributed.Client`` (e.g. ``roidask.cluster.get_client``); it is
+    called only when some subject is not up to date, so a rerun with nothing
+    to do starts no cluster.
     """
     output_dir = Path(output_dir)
     summary = RunSummary(output_dir)
@@ -154,10 +155,8 @@ def run_pipeline(config, output_dir, client, *, force=False, show_progress=True,
             plans.append(plan)
     if not plans:
         return summary
-    if callable(client) and not hasattr(client, "compute"):
-        with client() as started:
-            return _build_compute_write(plans, config, started, summary, show_progress, echo)
-    return _build_compute_write(plans, config, client, summary, show_progress, echo)
+    with client() as started:
+        return _build_compute_write(plans, config, started, summary, show_progress, echo)
 
 
 def _build_compute_write(plans, config, client, summary, show_progress, echo):
