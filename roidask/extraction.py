@@ -7,10 +7,11 @@ the number of chunks and read every chunk once.
 * :func:`label_statistics` reduces each chunk to per-label partial statistics
   with ``np.bincount`` (float64), then merges the partials of all spatial
   chunks of a time block in a dask tree: sums add, minima and maxima combine,
-  variances merge with Chan's parallel update. The label list is fixed up
-  front, so partials of every chunk have the same shape. The median gathers
-  the labelled voxels of each time block (one block of volumes, not the
-  whole series) and takes exact per-label medians.
+  variances merge as :mod:`roidask.moments`' ``(count, mean, M2)`` with its
+  Chan update (:func:`~roidask.moments.merge_moments`). The label list is
+  fixed up front, so partials of every chunk have the same shape. The
+  median gathers the labelled voxels of each time block (one block of
+  volumes, not the whole series) and takes exact per-label medians.
 * :func:`masked_voxels` returns the in-mask voxels of every volume as a
   ``(voxel, t)`` array in C order of ``(i, j, k)`` -- nilearn's
   ``apply_mask`` order -- with one chunk per i-block and time block.
@@ -30,6 +31,7 @@ import dask.array as da
 import numpy as np
 
 from roidask.errors import ParameterError
+from roidask.moments import COUNT, M2, MEAN, N_FIELDS, _keep, merge_moments
 
 STRATEGIES = (
     "mean", "median", "sum", "minimum", "maximum", "standard_deviation", "variance",
@@ -102,18 +104,22 @@ def _bincount_columns(codes, values, n_bins):
 
 
 def _block_partials(block, codes, n_labels, kind):
-    """Partial statistics of one chunk, shaped (1, 1, 1, fields, n_labels, t)."""
+    """Partial statistics of one chunk, shaped (1, 1, 1, n_labels, t, fields)."""
     parts = [_slab_partials(values, slab_codes, n_labels, kind)
              for values, slab_codes in _labelled_slabs(block, codes, n_labels)]
-    return np.concatenate(parts, axis=-1)[None, None, None]
+    return np.concatenate(parts, axis=1)[None, None, None]
 
 
 def _slab_partials(values, codes, n_labels, kind):
-    """Partial statistics (fields, n_labels, t) of a (voxels x t) float64 slab."""
+    """Partial statistics (n_labels, t, fields) of a (voxels x t) float64 slab.
+
+    For ``kind="moments"`` the fields are :mod:`roidask.moments`' ``(count,
+    mean, M2)``, merged with :func:`roidask.moments.merge_moments`.
+    """
     n_times = values.shape[1]
     counts = np.bincount(codes, minlength=n_labels + 1)[:n_labels].astype(np.float64)
     if kind == "sum":
-        out = _bincount_columns(codes, values, n_labels + 1)[None, :n_labels]
+        out = _bincount_columns(codes, values, n_labels + 1)[:n_labels, :, None]
     elif kind == "moments":
         sums = _bincount_columns(codes, values, n_labels + 1)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -121,11 +127,13 @@ def _slab_partials(values, codes, n_labels, kind):
         means[:n_labels][counts == 0] = 0.0
         deviations = (values - means[codes]) ** 2
         m2 = _bincount_columns(codes, deviations, n_labels + 1)
-        out = np.stack([np.repeat(counts[:, None], n_times, axis=1), means[:n_labels],
-                        m2[:n_labels]])
+        out = np.empty((n_labels, n_times, N_FIELDS))
+        out[..., COUNT] = counts[:, None]
+        out[..., MEAN] = means[:n_labels]
+        out[..., M2] = m2[:n_labels]
     else:  # minimum / maximum
         fill = np.inf if kind == "minimum" else -np.inf
-        out = np.full((1, n_labels, n_times), fill)
+        out = np.full((n_labels, n_times, 1), fill)
         order = np.argsort(codes, kind="stable")
         sorted_codes = codes[order]
         keep = sorted_codes < n_labels
@@ -133,27 +141,8 @@ def _slab_partials(values, codes, n_labels, kind):
         if order.size:
             present, starts = np.unique(sorted_codes, return_index=True)
             reduce = np.minimum if kind == "minimum" else np.maximum
-            out[0, present] = reduce.reduceat(values[order], starts, axis=0)
+            out[present, :, 0] = reduce.reduceat(values[order], starts, axis=0)
     return out
-
-
-def _merge_moments(parts, axis, keepdims=False):
-    """Chan's parallel merge of (count, mean, M2) partials over ``axis``."""
-    counts, means, m2s = parts[..., 0, :, :], parts[..., 1, :, :], parts[..., 2, :, :]
-    axis = tuple(a if a >= 0 else a + parts.ndim for a in np.atleast_1d(axis))
-    n = counts.sum(axis=axis, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (counts * means).sum(axis=axis, keepdims=True) / n
-    mean = np.where(n > 0, mean, 0.0)
-    m2 = (m2s + counts * (means - mean) ** 2).sum(axis=axis, keepdims=True)
-    merged = np.stack([n, mean, m2], axis=-3)
-    if not keepdims:
-        merged = merged.squeeze(axis=axis)
-    return merged
-
-
-def _keep(parts, axis, keepdims=False):
-    return parts
 
 
 def _reduce_partials(partials, kind, split_every):
@@ -165,24 +154,24 @@ def _reduce_partials(partials, kind, split_every):
     if kind == "maximum":
         return partials.max(axis=axes, split_every=split_every)
     return da.reduction(
-        partials, chunk=_keep, combine=_merge_moments, aggregate=_merge_moments,
+        partials, chunk=_keep, combine=merge_moments, aggregate=merge_moments,
         axis=axes, dtype=np.float64, concatenate=True, split_every=split_every,
         meta=np.empty((0, 0, 0), dtype=np.float64),
     )
 
 
 def _finish(stats, counts, strategy):
-    """(fields, L, t) merged statistics -> (L, t) signals."""
+    """(L, t, fields) merged statistics -> (L, t) signals."""
     if strategy == "sum":
-        out = stats[0]
+        out = stats[..., 0]
     elif strategy == "mean":
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = stats[0] / counts[:, None]
+            out = stats[..., 0] / counts[:, None]
     elif strategy in ("minimum", "maximum"):
-        out = np.where(np.isfinite(stats[0]), stats[0], np.nan)
+        out = np.where(np.isfinite(stats[..., 0]), stats[..., 0], np.nan)
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = stats[2] / stats[0]
+            out = stats[..., M2] / stats[..., COUNT]
         if strategy == "standard_deviation":
             out = np.sqrt(out)
     return out
@@ -240,18 +229,18 @@ def label_statistics(data, codes, n_labels, strategy="mean", *, split_every=None
     kind = {"mean": "sum", "sum": "sum", "minimum": "minimum", "maximum": "maximum"}.get(
         strategy, "moments"
     )
-    n_fields = 3 if kind == "moments" else 1
+    n_fields = N_FIELDS if kind == "moments" else 1
     codes_dask = da.from_array(codes, chunks=data.chunks[:3])
     partials = da.blockwise(
-        _block_partials, "ijkslt", data, "ijkt", codes_dask, "ijk",
-        new_axes={"s": n_fields, "l": n_labels}, adjust_chunks={"i": 1, "j": 1, "k": 1},
+        _block_partials, "ijklts", data, "ijkt", codes_dask, "ijk",
+        new_axes={"l": n_labels, "s": n_fields}, adjust_chunks={"i": 1, "j": 1, "k": 1},
         n_labels=n_labels, kind=kind, dtype=np.float64,
         meta=np.empty((0,) * 6, dtype=np.float64),
     )
     stats = _reduce_partials(partials, kind, split_every)
     counts = np.bincount(codes.ravel(), minlength=n_labels + 1)[:n_labels].astype(np.float64)
     return stats.map_blocks(
-        _finish, counts, strategy, drop_axis=0, chunks=(stats.chunks[1], stats.chunks[2]),
+        _finish, counts, strategy, drop_axis=2, chunks=(stats.chunks[0], stats.chunks[1]),
         dtype=np.float64, meta=np.empty((0, 0), dtype=np.float64),
     ).T
 
