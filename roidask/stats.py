@@ -29,7 +29,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from roidask.chunks import volume_layout
+from roidask._imgdata import dask_data
 from roidask.errors import ParameterError
 from roidask.grid import SPATIAL_DIMS, TIME_DIM, as_image, check_same_grid, like_image
 from roidask.moments import COUNT, M2, MEAN, N_FIELDS, merge_moments, moments, pool_groups
@@ -53,14 +53,6 @@ def _time_series(img, name, min_volumes=2):
             name, f"at least {min_volumes} volumes along {TIME_DIM}", img.sizes[TIME_DIM]
         )
     return img
-
-
-def _data(img):
-    """The image's dask array (a numpy-backed image gets the volume layout)."""
-    data = img.data
-    if not isinstance(data, da.Array):
-        data = da.from_array(data, chunks=volume_layout(data.shape, data.dtype))
-    return data
 
 
 def _check_choice(value, name, choices):
@@ -286,8 +278,8 @@ def ttest_ind(img_a, img_b, *, equal_var=True, alternative="two-sided",
     _check_bool(equal_var, "equal_var")
     _check_choice(alternative, "alternative", ALTERNATIVES)
     _check_max(neg_log10_p_max)
-    ma = moments(_data(img_a))[..., 0, :]
-    mb = moments(_data(img_b))[..., 0, :]
+    ma = moments(dask_data(img_a))[..., 0, :]
+    mb = moments(dask_data(img_b))[..., 0, :]
     stacked = _per_voxel(
         _ttest_ind_block, ma, mb, equal_var=bool(equal_var), alternative=alternative,
         neg_log10_p_max=neg_log10_p_max,
@@ -336,14 +328,14 @@ def ttest_1samp(img, popmean=0.0, *, alternative="two-sided", neg_log10_p_max=NE
     img = _time_series(img, "img")
     _check_choice(alternative, "alternative", ALTERNATIVES)
     _check_max(neg_log10_p_max)
-    m = moments(_data(img))[..., 0, :]
+    m = moments(dask_data(img))[..., 0, :]
     if isinstance(popmean, xr.DataArray):
         popmean_img = as_image(popmean, "popmean")
         if TIME_DIM in popmean_img.dims:
             raise ParameterError("popmean", "a number or a 3D image", popmean_img.dims)
         check_same_grid(img, popmean_img, ("img", "popmean"))
         stacked = _per_voxel(
-            _ttest_1samp_block, m, da.asarray(popmean_img.data), alternative=alternative,
+            _ttest_1samp_block, m, dask_data(popmean_img), alternative=alternative,
             neg_log10_p_max=neg_log10_p_max,
         )
     elif isinstance(popmean, numbers.Real) and not isinstance(popmean, bool):
@@ -401,7 +393,7 @@ def f_oneway(img, groups, *, labels=None, neg_log10_p_max=NEG_LOG10_P_MAX):
     img = _time_series(img, "img")
     _check_max(neg_log10_p_max)
     codes, labels = _group_codes(img, groups, labels)
-    mg = moments(_data(img), codes, n_groups=labels.size)
+    mg = moments(dask_data(img), codes, n_groups=labels.size)
     stacked = _per_voxel(_f_oneway_block, mg, neg_log10_p_max=neg_log10_p_max)
     attrs = {"test": "f_oneway", "df_between": labels.size - 1, "labels": labels.tolist()}
     return _result(img, stacked, {"mean_img": pool_groups(mg)[..., MEAN]}, attrs)
