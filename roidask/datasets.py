@@ -132,7 +132,7 @@ def _haxby_affine(shape, voxel):
     return affine
 
 
-def _block_values(block_info, shape, brain, planted, conditions, seed, response):
+def _block_values(block_info, brain, planted, conditions, seed, response):
     """Voxel values of one time block: baseline + planted responses + noise."""
     start, stop = block_info[None]["array-location"][3]
     rng = np.random.default_rng([seed, start])
@@ -140,11 +140,9 @@ def _block_values(block_info, shape, brain, planted, conditions, seed, response)
     baseline = np.where(brain, BASELINE, 50.0).astype(np.float32)
     values = np.repeat(baseline[..., None], count, axis=3)
     values += rng.standard_normal(values.shape, dtype=np.float32) * NOISE_SD
-    block_conditions = conditions[start:stop]
     for category, region in planted.items():
-        active = block_conditions == category
-        if active.any():
-            values[region[:, :, :, None] & active[None, None, None, :]] += BASELINE * response
+        for volume in np.flatnonzero(conditions[start:stop] == category):
+            values[..., volume][region] += BASELINE * response  # in place, one volume
     return np.clip(np.rint(values), -32768, 32767).astype(np.int16)
 
 
@@ -205,7 +203,7 @@ def make_haxby_like(out_dir, *, size="haxby", shape=None, n_volumes=None, subjec
     volume_bytes = int(np.prod(shape)) * 4
     per_block = max(1, min(total, (32 * 2**20) // volume_bytes))
     data = da.map_blocks(
-        _block_values, shape=shape, brain=brain, planted=planted, conditions=conditions,
+        _block_values, brain=brain, planted=planted, conditions=conditions,
         seed=int(rng.integers(2**31)), response=response, dtype=np.int16,
         chunks=tuple((n,) for n in shape) + (da.core.normalize_chunks(per_block, (total,))[0],),
     )
