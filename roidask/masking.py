@@ -28,6 +28,7 @@ import dask.array as da
 import numpy as np
 from scipy import ndimage
 
+from roidask._imgdata import dask_data
 from roidask.errors import ParameterError, RoidaskError
 from roidask.grid import (
     as_image,
@@ -36,7 +37,7 @@ from roidask.grid import (
     image_affine,
     new_image,
 )
-from roidask.image import mean_img, resample_img, resample_to_img, smooth_img
+from roidask.image import mean_img, resample_to_img, smooth_img
 
 MASK_TYPES = ("whole-brain", "gm", "wm")
 TEMPLATES_EXTRA = "templates"
@@ -58,11 +59,6 @@ class MaskWarning(UserWarning):
 
 class TemplatesUnavailableError(RoidaskError, ImportError):
     """The MNI152 templates (shipped inside nilearn) cannot be loaded."""
-
-
-def _data(img):
-    data = img.data
-    return data if isinstance(data, da.Array) else da.from_array(np.asarray(data), chunks=-1)
 
 
 def _on_grid(img, data, affine=None, name=None):
@@ -147,15 +143,6 @@ def _epi_mask(mean, nan_mask, lower_cutoff, upper_cutoff, exclude_zeros, ensure_
     )
 
 
-def _resampled(img, target_affine, target_shape):
-    if target_affine is None and target_shape is None:
-        return img
-    return resample_img(
-        img, target_affine=target_affine, target_shape=target_shape,
-        interpolation="continuous",
-    )
-
-
 def _lazy_mask(func, shape, *args):
     return da.from_delayed(dask.delayed(func, pure=True)(*args), shape, dtype=np.int8)
 
@@ -211,14 +198,14 @@ def compute_epi_mask(epi_img, *, lower_cutoff=0.2, upper_cutoff=0.85, connected=
             "lower_cutoff", f"a value below upper_cutoff={upper_cutoff}", lower_cutoff
         )
     opening = _check_opening(opening)
-    mean = _resampled(mean_img(epi_img), target_affine, target_shape)
+    mean = mean_img(epi_img, target_affine=target_affine, target_shape=target_shape)
     nan_mask = None
     if opening:
-        nan_mask = da.isnan(_data(mean)) if mean.dtype.kind == "f" else None
-        smoothed = smooth_img(_on_grid(mean, _data(mean), affine=np.eye(4)), 1)
-        mean = _on_grid(mean, _data(smoothed))
+        nan_mask = da.isnan(dask_data(mean)) if mean.dtype.kind == "f" else None
+        smoothed = smooth_img(_on_grid(mean, dask_data(mean), affine=np.eye(4)), 1)
+        mean = _on_grid(mean, dask_data(smoothed))
     mask = _lazy_mask(
-        _epi_mask, mean.shape, _data(mean), nan_mask, lower_cutoff, upper_cutoff,
+        _epi_mask, mean.shape, dask_data(mean), nan_mask, lower_cutoff, upper_cutoff,
         bool(exclude_zeros), bool(ensure_finite), opening, bool(connected),
     )
     return _on_grid(mean, mask, name="mask")
@@ -283,9 +270,9 @@ def compute_background_mask(data_imgs, *, border_size=2, connected=False, openin
             or border_size < 1:
         raise ParameterError("border_size", "a number of voxels >= 1", border_size)
     opening = _check_opening(opening)
-    mean = _resampled(mean_img(data_imgs), target_affine, target_shape)
+    mean = mean_img(data_imgs, target_affine=target_affine, target_shape=target_shape)
     mask = _lazy_mask(
-        _background_mask, mean.shape, _data(mean), int(border_size), opening, bool(connected)
+        _background_mask, mean.shape, dask_data(mean), int(border_size), opening, bool(connected)
     )
     return _on_grid(mean, mask, name="mask")
 
@@ -396,7 +383,7 @@ def compute_brain_mask(target_img, *, threshold=0.5, connected=True, opening=2,
     grid = _on_grid(target_img, da.zeros(target_img.shape[:3], dtype=np.int8))
     resampled = resample_to_img(template, grid, interpolation="continuous")
     mask = _lazy_mask(
-        _template_mask, grid.shape, _data(resampled), float(threshold), opening,
+        _template_mask, grid.shape, dask_data(resampled), float(threshold), opening,
         bool(connected), mask_type,
     )
     return _on_grid(grid, mask, name="mask")
@@ -464,6 +451,6 @@ def intersect_masks(mask_imgs, *, threshold=0.5, connected=True):
             raise ParameterError(f"mask_imgs[{n}]", "a 3D mask", f"a {mask.ndim}D image")
         check_same_grid(masks[0], mask, ("mask_imgs[0]", f"mask_imgs[{n}]"))
     result = _lazy_mask(
-        _intersect, masks[0].shape, threshold, bool(connected), *[_data(m) for m in masks]
+        _intersect, masks[0].shape, threshold, bool(connected), *[dask_data(m) for m in masks]
     )
     return _on_grid(masks[0], result, name="mask")
