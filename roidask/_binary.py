@@ -12,10 +12,10 @@ np.int64(19)
 
 import numbers
 
-import dask.array as da
 import numpy as np
 from scipy import ndimage as ndi
 
+from roidask._imgdata import dask_data
 from roidask.errors import ParameterError
 from roidask.grid import SPATIAL_DIMS, as_image
 
@@ -75,7 +75,5 @@ def mask_input(img, name="img", *, allow_4d=False):
             "a boolean or integer mask (threshold a map first, e.g. img > 3)",
             f"{img.dtype} values",
         )
-    data = img.data
-    if not isinstance(data, da.Array):
-        data = da.from_array(np.asarray(data), chunks=-1)
+    data = dask_data(img)
     return img, (data if data.dtype == bool else data != 0)

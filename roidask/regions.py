@@ -34,6 +34,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 from roidask._binary import binary_structure, mask_input
 from roidask._graphs import block_keys, nested_block_keys, new_delayed
+from roidask._imgdata import dask_data
 from roidask._segmentation import local_region_labels
 from roidask.errors import ParameterError
 from roidask.grid import (
@@ -151,9 +152,7 @@ def region_sizes(labels_img, labels):
     if labels_img.dtype.kind not in "iu":
         raise ParameterError("labels_img", "an integer label image", f"{labels_img.dtype} values")
     values = _label_values(labels)
-    data = labels_img.data
-    if not isinstance(data, da.Array):
-        data = da.from_array(np.asarray(data), chunks=-1)
+    data = dask_data(labels_img)
     top = int(values.max()) if values.size else 0
     per_block = data.map_blocks(
         _count_block, values, top, new_axis=3, chunks=(1, 1, 1, len(values)),
@@ -175,9 +174,7 @@ def _check_regions_args(maps_img, extract_type, mask_img):
         raise ParameterError(
             "extract_type", "'connected_components' or 'local_regions'", extract_type
         )
-    maps = maps_img.data
-    if not isinstance(maps, da.Array):
-        maps = da.from_array(np.asarray(maps), chunks=-1)
+    maps = dask_data(maps_img)
     if maps.ndim == 3:
         maps = maps[..., np.newaxis]
     if mask_img is not None:
