@@ -380,13 +380,12 @@ def compute_brain_mask(target_img, *, threshold=0.5, connected=True, opening=2,
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise ParameterError("threshold", "a number (template values are in [0, 1])", threshold)
     template = load_mni152_template(mask_type)
-    grid = _on_grid(target_img, da.zeros(target_img.shape[:3], dtype=np.int8))
-    resampled = resample_to_img(template, grid, interpolation="continuous")
+    resampled = resample_to_img(template, target_img, interpolation="continuous")
     mask = _lazy_mask(
-        _template_mask, grid.shape, dask_data(resampled), float(threshold), opening,
+        _template_mask, resampled.shape, dask_data(resampled), float(threshold), opening,
         bool(connected), mask_type,
     )
-    return _on_grid(grid, mask, name="mask")
+    return _on_grid(target_img, mask, name="mask")
 
 
 def _check_binary(values, position):
