@@ -242,7 +242,7 @@ def _region_label_data(maps_img, maps, min_region_size, extract_type, smoothing_
     if isinstance(min_region_size, bool) or not isinstance(min_region_size, numbers.Real):
         raise ParameterError("min_region_size", "a number of mm^3", min_region_size)
     affine = image_affine(maps_img)
-    min_voxels = min_region_size / np.abs(np.linalg.det(affine[:3, :3]))
+    min_voxels = min_region_size / voxel_volume(maps_img)
     per_map = [
         _map_labels(maps[..., t], extract_type, affine, smoothing_fwhm)
         for t in range(maps.shape[3])
