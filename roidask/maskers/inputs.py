@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import dask.array as da
 import numpy as np
 
 from roidask.errors import ParameterError
@@ -16,11 +15,6 @@ def _load(obj, argument):
 
         return load_img(obj)
     return as_image(obj, argument)
-
-
-def _data(img):
-    data = img.data
-    return data if isinstance(data, da.Array) else da.from_array(np.asarray(data), chunks=-1)
 
 
 def _time_coords(img):

@@ -13,12 +13,13 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from roidask._imgdata import dask_data
 from roidask.errors import ParameterError
 from roidask.extraction import STRATEGIES, label_codes, label_statistics
 from roidask.grid import TIME_DIM, check_same_grid, image_affine, new_image, same_grid
 from roidask.image import resample_img
 from roidask.maskers.base import _BaseMasker, _check_bool, _documented
-from roidask.maskers.inputs import _as_4d, _data, _load, _mask_values, _time_coords
+from roidask.maskers.inputs import _as_4d, _load, _mask_values, _time_coords
 from roidask.maskers.inverse import _inverse, _spatial_facts
 
 RESAMPLING_TARGETS = ("data", "labels", None)
@@ -313,7 +314,7 @@ class LabelsMasker(_BaseMasker):
         img, was_3d = _as_4d(_load(imgs, "imgs"))
         confounds = self._all_confounds(img, confounds, was_3d)
         img = self._smooth(self._on_labels_grid(img))
-        data = _data(img)
+        data = dask_data(img)
         values = label_statistics(data, self._codes, self.n_elements_, self.strategy)
         if self.keep_masked_labels:
             values = da.where(da.isnan(values), 0.0, values)

@@ -12,12 +12,13 @@ import dask
 import numpy as np
 import xarray as xr
 
+from roidask._imgdata import dask_data
 from roidask.errors import ParameterError
 from roidask.extraction import masked_voxels
 from roidask.grid import SPATIAL_DIMS, TIME_DIM, image_affine, new_image, same_grid
 from roidask.image import resample_img
 from roidask.maskers.base import _BaseMasker, _documented
-from roidask.maskers.inputs import _as_4d, _data, _load, _mask_values, _time_coords
+from roidask.maskers.inputs import _as_4d, _load, _mask_values, _time_coords
 from roidask.maskers.inverse import _inverse, _spatial_facts
 from roidask.signal import _result_dtype
 
@@ -235,7 +236,7 @@ class Masker(_BaseMasker):
         confounds = self._all_confounds(img, confounds, was_3d)
         img, mask = self._on_mask_grid(img)
         img = self._smooth(img)
-        data = _data(img)
+        data = dask_data(img)
         values = masked_voxels(data, mask).T
         voxel_index = np.nonzero(self._mask)  # coordinates on the mask's grid
         signals = xr.DataArray(
