@@ -334,17 +334,15 @@ def ttest_1samp(img, popmean=0.0, *, alternative="two-sided", neg_log10_p_max=NE
         if TIME_DIM in popmean_img.dims:
             raise ParameterError("popmean", "a number or a 3D image", popmean_img.dims)
         check_same_grid(img, popmean_img, ("img", "popmean"))
-        stacked = _per_voxel(
-            _ttest_1samp_block, m, dask_data(popmean_img), alternative=alternative,
-            neg_log10_p_max=neg_log10_p_max,
-        )
+        arrays, options = (m, dask_data(popmean_img)), {}  # popmean: one per voxel
     elif isinstance(popmean, numbers.Real) and not isinstance(popmean, bool):
-        stacked = _per_voxel(
-            _ttest_1samp_block, m, popmean=float(popmean), alternative=alternative,
-            neg_log10_p_max=neg_log10_p_max,
-        )
+        arrays, options = (m,), {"popmean": float(popmean)}
     else:
         raise ParameterError("popmean", "a number or a 3D image", popmean)
+    stacked = _per_voxel(
+        _ttest_1samp_block, *arrays, alternative=alternative, neg_log10_p_max=neg_log10_p_max,
+        **options,
+    )
     attrs = {"test": "ttest_1samp", "alternative": alternative, "n": img.sizes[TIME_DIM]}
     return _result(img, stacked, {"mean_img": m[..., MEAN]}, attrs)
 
