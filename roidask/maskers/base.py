@@ -17,6 +17,7 @@ from roidask.confounds import high_variance_confounds
 from roidask.errors import ParameterError, RoidaskError
 from roidask.grid import TIME_DIM, chunk_data
 from roidask.image import smooth_img
+from roidask.maskers.inputs import _as_4d, _load
 from roidask.signal import _check_filter, _check_standardize, clean
 
 
@@ -159,6 +160,20 @@ class _BaseMasker:
             standardize_confounds=self.standardize_confounds,
             low_pass=self.low_pass, high_pass=self.high_pass, t_r=self.t_r,
         )
+
+    def _transform(self, imgs, confounds, sample_mask):
+        """What ``transform`` does for both maskers around their own ``_extract``.
+
+        Loads ``imgs`` (a 3D image as one volume), adds the high-variance
+        confounds, extracts the lazy ``(t x n)`` signals, then casts, cleans
+        and scrubs them.
+        """
+        self._check_fitted()
+        img, was_3d = _as_4d(_load(imgs, "imgs"))
+        confounds = self._all_confounds(img, confounds, was_3d)
+        signals, dtype = self._extract(img)
+        signals = self._clean(signals, confounds, dtype, sample_mask)
+        return signals.isel({TIME_DIM: 0}, drop=True) if was_3d else signals
 
     def _smooth(self, img):
         if self._fwhm is None:

@@ -19,7 +19,7 @@ from roidask.extraction import STRATEGIES, label_codes, label_statistics
 from roidask.grid import TIME_DIM, check_same_grid, image_affine, new_image, same_grid
 from roidask.image import resample_img
 from roidask.maskers.base import _BaseMasker, _check_bool, _documented
-from roidask.maskers.inputs import _as_4d, _load, _mask_values, _time_coords
+from roidask.maskers.inputs import _load, _mask_values, _time_coords
 from roidask.maskers.inverse import _inverse, _spatial_facts
 
 RESAMPLING_TARGETS = ("data", "labels", None)
@@ -271,7 +271,7 @@ class LabelsMasker(_BaseMasker):
             return _resample_to(img, self.labels_img_, "continuous")
         warnings.warn(
             "imgs are on another grid than the one the masker was fitted on: resampling "
-            "the atlas now (fit(imgs) or fit_transform(imgs) avoids this)", stacklevel=3,
+            "the atlas now (fit(imgs) or fit_transform(imgs) avoids this)", stacklevel=5,
         )
         self.fit(img)
         return img
@@ -310,9 +310,10 @@ class LabelsMasker(_BaseMasker):
         >>> masker.transform(img, sample_mask=np.array([0, 2]))["condition"].values.tolist()
         ['a', 'a']
         """
-        self._check_fitted()
-        img, was_3d = _as_4d(_load(imgs, "imgs"))
-        confounds = self._all_confounds(img, confounds, was_3d)
+        return self._transform(imgs, confounds, sample_mask)
+
+    def _extract(self, img):
+        """Lazy ``(t, region)`` signals of a 4D image, and the dtype they are cleaned in."""
         img = self._smooth(self._on_labels_grid(img))
         data = dask_data(img)
         values = label_statistics(data, self._codes, self.n_elements_, self.strategy)
@@ -324,9 +325,7 @@ class LabelsMasker(_BaseMasker):
                     "name": ("region", self.region_names_)},
             name="signals",
         )
-        dtype = np.float32 if data.dtype == np.float32 else np.float64
-        signals = self._clean(signals, confounds, dtype, sample_mask)
-        return signals.isel({TIME_DIM: 0}, drop=True) if was_3d else signals
+        return signals, np.float32 if data.dtype == np.float32 else np.float64
 
     def inverse_transform(self, signals):
         """An image holding each region's signal in all its voxels (0 elsewhere).

@@ -18,7 +18,7 @@ from roidask.extraction import masked_voxels
 from roidask.grid import SPATIAL_DIMS, TIME_DIM, image_affine, new_image, same_grid
 from roidask.image import resample_img
 from roidask.maskers.base import _BaseMasker, _documented
-from roidask.maskers.inputs import _as_4d, _load, _mask_values, _time_coords
+from roidask.maskers.inputs import _load, _mask_values, _time_coords
 from roidask.maskers.inverse import _inverse, _spatial_facts
 from roidask.signal import _result_dtype
 
@@ -187,7 +187,7 @@ class Masker(_BaseMasker):
             return img, self._mask
         warnings.warn(
             "imgs are resampled onto the mask's grid; resample them beforehand (or give "
-            "target_affine equal to theirs) to save time", stacklevel=3,
+            "target_affine equal to theirs) to save time", stacklevel=5,
         )
         inside = np.argwhere(self._mask)
         start = np.maximum(inside.min(axis=0) - 1, 0)
@@ -231,22 +231,20 @@ class Masker(_BaseMasker):
         >>> out.shape, out.dtype.name
         ((5, 6), 'float32')
         """
-        self._check_fitted()
-        img, was_3d = _as_4d(_load(imgs, "imgs"))
-        confounds = self._all_confounds(img, confounds, was_3d)
+        return self._transform(imgs, confounds, sample_mask)
+
+    def _extract(self, img):
+        """Lazy ``(t, voxel)`` signals of a 4D image, and the dtype they are cleaned in."""
         img, mask = self._on_mask_grid(img)
-        img = self._smooth(img)
-        data = dask_data(img)
-        values = masked_voxels(data, mask).T
+        data = dask_data(self._smooth(img))
         voxel_index = np.nonzero(self._mask)  # coordinates on the mask's grid
         signals = xr.DataArray(
-            values, dims=(TIME_DIM, "voxel"),
+            masked_voxels(data, mask).T, dims=(TIME_DIM, "voxel"),
             coords={**_time_coords(img),
                     **{dim: ("voxel", idx) for dim, idx in zip(SPATIAL_DIMS, voxel_index)}},
             name="signals",
         )
-        signals = self._clean(signals, confounds, _result_dtype(data.dtype), sample_mask)
-        return signals.isel({TIME_DIM: 0}, drop=True) if was_3d else signals
+        return signals, _result_dtype(data.dtype)
 
     def inverse_transform(self, signals):
         """An image holding each voxel's signal (0 outside the mask), lazily.
