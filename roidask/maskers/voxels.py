@@ -6,6 +6,8 @@ returns lazy ``("t", "voxel")`` signals through
 :func:`roidask.extraction.masked_voxels`.
 """
 
+import functools
+import inspect
 import warnings
 
 import dask
@@ -80,29 +82,20 @@ class Masker(_BaseMasker):
     def _mask_function(self):
         from roidask import masking
 
-        if self.mask_strategy not in MASK_STRATEGIES:
-            raise ParameterError("mask_strategy", f"one of {MASK_STRATEGIES}", self.mask_strategy)
         if self.mask_strategy == "background":
             return masking.compute_background_mask
         if self.mask_strategy == "epi":
             return masking.compute_epi_mask
         mask_type = {"whole-brain-template": "whole-brain", "gm-template": "gm",
                      "wm-template": "wm"}[self.mask_strategy]
-
-        def template_mask(img, **kwargs):
-            return masking.compute_brain_mask(img, mask_type=mask_type, **kwargs)
-
-        template_mask.__wrapped__ = masking.compute_brain_mask
-        return template_mask
+        return functools.partial(masking.compute_brain_mask, mask_type=mask_type)
 
     def _compute_mask(self, img):
-        import inspect
-
         function = self._mask_function()
         args = dict(self.mask_args or {})
         if not isinstance(args, dict):
             raise ParameterError("mask_args", "a dict of options", self.mask_args)
-        accepted = set(inspect.signature(getattr(function, "__wrapped__", function)).parameters)
+        accepted = set(inspect.signature(function).parameters)
         accepted -= {"epi_img", "data_imgs", "target_img", "mask_type"}
         unknown = sorted(set(args) - accepted)
         if unknown:
