@@ -196,22 +196,23 @@ def _sum_counts(counts):
     return total
 
 
-def _region_tables(counts_per_map, min_voxels):
-    """For each map, the table from its labels to global region numbers."""
-    tables, offset = [], 0
-    for counts in counts_per_map:
-        counts = counts.copy()
-        counts[0] = 0
-        kept = np.flatnonzero(counts > min_voxels)
-        table = np.zeros(len(counts), LABEL_DTYPE)
-        table[kept] = np.arange(offset + 1, offset + len(kept) + 1)
-        tables.append(table)
-        offset += len(kept)
-    return tables
+def _region_table(counts, offset, min_voxels):
+    """The table from one map's labels to global region numbers, after ``offset``."""
+    counts = counts.copy()
+    counts[0] = 0
+    kept = np.flatnonzero(counts > min_voxels)
+    table = np.zeros(len(counts), LABEL_DTYPE)
+    table[kept] = np.arange(offset + 1, offset + len(kept) + 1)
+    return table
 
 
-def _lookup(block, tables, t):
-    return tables[t][block][..., np.newaxis]
+def _next_offset(offset, table):
+    """The last global region number used up to this map's table."""
+    return max(offset, int(table.max()))
+
+
+def _lookup(block, table):
+    return table[block][..., np.newaxis]
 
 
 def _local_labels_block(volume, affine, fwhm):
@@ -231,7 +232,12 @@ def _map_labels(volume, extract_type, affine, fwhm):
 
 
 def _region_label_data(maps_img, maps, min_region_size, extract_type, smoothing_fwhm):
-    """4D region labels, one chunk per map along t: a count per block, one table task."""
+    """4D region labels, one chunk per map along t: a count per block, a table per map.
+
+    Map ``t``'s table needs only the number of regions kept in maps before
+    it (a chain of offsets), so its label blocks are released once it is
+    done rather than held until every map has been counted.
+    """
     if smoothing_fwhm is not None and (
         isinstance(smoothing_fwhm, bool) or not isinstance(smoothing_fwhm, numbers.Real)
         or smoothing_fwhm < 0
@@ -248,18 +254,20 @@ def _region_label_data(maps_img, maps, min_region_size, extract_type, smoothing_
         for t in range(maps.shape[3])
     ]
     token = tokenize(per_map, min_voxels)
-    name, tables = f"regions-{token}", f"region-tables-{token}"
-    dsk, sums = {}, []
+    name = f"regions-{token}"
+    dsk, offset = {}, 0  # offset: the key (or value) of the last region number so far
     for t, labels in enumerate(per_map):
         counts = []
         for key in block_keys(labels):
             counts.append((f"region-count-{token}", t, *key[1:]))
             dsk[counts[-1]] = (_block_counts, key)
-        sums.append((f"region-counts-{token}", t))
-        dsk[sums[-1]] = (_sum_counts, counts)
+        total, table = (f"region-counts-{token}", t), (f"region-table-{token}", t)
+        dsk[total] = (_sum_counts, counts)
+        dsk[table] = (_region_table, total, offset, min_voxels)
         for key in block_keys(labels):
-            dsk[(name, *key[1:], t)] = (_lookup, key, tables, t)
-    dsk[tables] = (_region_tables, sums, min_voxels)
+            dsk[(name, *key[1:], t)] = (_lookup, key, table)
+        dsk[(f"region-offset-{token}", t)] = (_next_offset, offset, table)
+        offset = (f"region-offset-{token}", t)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=per_map)
     chunks = maps.chunks[:3] + ((1,) * maps.shape[3],)
     return da.Array(graph, name, chunks=chunks, dtype=LABEL_DTYPE)

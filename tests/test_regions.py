@@ -219,6 +219,31 @@ def test_connected_regions_4d_with_mask():
             )
 
 
+def test_region_labels_of_a_map_do_not_wait_for_later_maps():
+    """Map t's labels need the counts of maps up to t only, so label blocks are not all held."""
+    rng = np.random.default_rng(4)
+    maps = (rng.random(SHAPE + (3,)) > 0.6).astype("float32")
+    img = roidask.new_image(maps, AFFINE).chunk({"i": 5, "j": 4, "k": 3, "t": 1})
+    out = connected_region_labels(img, 0, "connected_components").data
+    graph = dict(out.__dask_graph__())
+
+    def ancestors(key):
+        seen, todo = set(), [key]
+        while todo:
+            for dep in dask.core.get_dependencies(graph, todo.pop()):
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        return seen
+
+    def reads_map(keys, t):
+        return any(isinstance(k, tuple) and k[0] == img.data.name and k[-1] == t for k in keys)
+
+    first, last = ancestors((out.name, 0, 0, 0, 0)), ancestors((out.name, 0, 0, 0, 2))
+    assert reads_map(first, 0) and not reads_map(first, 1) and not reads_map(first, 2)
+    assert reads_map(last, 0) and reads_map(last, 2)  # numbering continues after map 0
+
+
 def test_connected_regions_none_found():
     data = np.zeros(SHAPE, "float32")
     data[2, 2, 2] = 1.0
