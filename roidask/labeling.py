@@ -198,9 +198,7 @@ def label_array(mask, structure):
         out[(out_name, *idx)] = (_relabel, (mask.name, *idx), structure, table_key)
     count = {(count_name,): (operator.getitem, (resolve_name,), 1)}
 
-    base = mask.__dask_graph__()
-    if not isinstance(base, HighLevelGraph):
-        base = HighLevelGraph.from_collections(mask.name, dict(base), dependencies=[])
+    base = mask.__dask_graph__()  # a dask array's graph is always a HighLevelGraph
     mask_layers = set(mask.__dask_layers__())
     layers = dict(base.layers)
     dependencies = dict(base.dependencies)
