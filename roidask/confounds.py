@@ -45,6 +45,7 @@ from roidask._imgdata import dask_data, mask_truth, time_coords
 from roidask.errors import ParameterError
 from roidask.grid import TIME_DIM, as_image, check_same_grid
 from roidask.moments import COUNT, M2, MEAN, moments
+from roidask.signal import _linear_trend
 
 __all__ = ["high_variance_confounds"]
 
@@ -58,15 +59,6 @@ def _check(n_confounds, percentile, detrend):
         raise ParameterError("percentile", "a number from 0 to 100", percentile)
     if not isinstance(detrend, (bool, np.bool_)):
         raise ParameterError("detrend", "True or False", detrend)
-
-
-def _trend(n_times):
-    """nilearn's normalized linear regressor (None when it cannot detrend one volume)."""
-    if n_times < 2:
-        return None
-    regressor = np.arange(n_times, dtype=np.float64)
-    regressor -= regressor.mean()
-    return regressor / np.sqrt((regressor**2).sum())
 
 
 def _mean_of_squares(data, regressor):
@@ -169,7 +161,7 @@ def high_variance_confounds(img, n_confounds=5, percentile=2.0, detrend=True, ma
         check_same_grid(img, mask_img, ("img", "mask_img"))
     data = dask_data(img)
     n_times = data.shape[-1]
-    regressor = _trend(n_times) if detrend else None
+    regressor = _linear_trend(n_times) if detrend else None
     variance = _mean_of_squares(data, regressor)
     mask_args = ()
     if mask_img is not None:

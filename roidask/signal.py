@@ -62,6 +62,15 @@ def _check_standardize(standardize):
     return standardize
 
 
+def _linear_trend(n_times):
+    """nilearn's linear regressor: centred, unit norm (None for a single volume)."""
+    if n_times < 2:
+        return None
+    regressor = np.arange(n_times, dtype=np.float64)
+    regressor -= regressor.mean()
+    return regressor / np.sqrt((regressor**2).sum())
+
+
 def _detrend(x):
     """Remove the mean and the linear trend of each column (float64, copy)."""
     x = np.array(x, dtype=np.float64)
@@ -71,11 +80,7 @@ def _detrend(x):
         )
         return x
     x -= x.mean(axis=0)
-    regressor = np.arange(x.shape[0], dtype=np.float64)
-    regressor -= regressor.mean()
-    norm = np.sqrt((regressor**2).sum())
-    if not norm < EPS:
-        regressor /= norm
+    regressor = _linear_trend(x.shape[0])
     x -= np.outer(regressor, regressor @ x)
     return x
 
