@@ -209,10 +209,11 @@ def region_table(masker):
     """
     sizes = np.asarray(masker.region_sizes_)
     total = sizes.sum()
+    volume = voxel_volume(masker.labels_img_)
     return pd.DataFrame({
         "label value": [_plain(v) for v in masker.region_ids_],
         "name": list(masker.region_names_),
-        "size (mm^3)": [int(round(s * voxel_volume(masker.labels_img_))) for s in sizes],
+        "size (mm^3)": [int(round(s * volume)) for s in sizes],
         "relative size (%)": [round(100.0 * s / total, 2) if total else 0.0 for s in sizes],
     })
 
@@ -272,36 +273,34 @@ def masker_report(masker, *, title=None):
     name = type(masker).__name__
     title = title or f"{name} report"
     parts = [f"<h1>{html.escape(title)}</h1>"]
-    if isinstance(masker, LabelsMasker):
-        grid_img = masker.labels_img_
+    labels = isinstance(masker, LabelsMasker)
+    grid_img = masker.labels_img_ if labels else masker.mask_img_
+    background = _mean_background(masker, grid_img)
+    over_mean = " over the mean image" if background is not None else ""
+    if labels:
         overlay = np.where(masker._codes < masker.n_elements_, masker.labels_img_.values, 0)
-        background = _mean_background(masker, grid_img)
-        table = region_table(masker)
         parts.append(
             f"<p>{masker.n_elements_} regions, signals by <b>{html.escape(masker.strategy)}"
             f"</b> on a grid of {_grid_text(grid_img)}.</p>"
         )
-        picture = _draw_slices(background, overlay, "labels", voxel_size(grid_img))
-        caption = "Atlas regions" + (" over the mean image" if background is not None else "")
-        parts.append(f"<h2>{caption}</h2>")
-        parts.append(f'<img alt="{caption}" src="data:image/png;base64,{picture}">')
-        parts.append("<h2>Regions</h2>")
-        parts.append(table.to_html(index=False, border=0, classes="regions"))
-        parts.append('<p class="note">Sizes count the voxels each signal is computed over '
-                     "(after the mask); relative sizes are shares of all labelled voxels.</p>")
+        caption = "Atlas regions" + over_mean
     else:
-        grid_img = masker.mask_img_
-        mask = np.asarray(masker.mask_img_.values) != 0
-        background = _mean_background(masker, grid_img)
-        coverage = 100.0 * masker.n_elements_ / mask.size
+        overlay = masker._mask.astype(np.int8)
+        coverage = 100.0 * masker.n_elements_ / overlay.size
         parts.append(
             f"<p>The mask holds <b>{masker.n_elements_} voxels</b>, "
             f"{coverage:.2f} % of the image ({_grid_text(grid_img)}).</p>"
         )
-        picture = _draw_slices(background, mask.astype(np.int8), "mask", voxel_size(grid_img))
-        caption = "Mask outline" + (" over the mean image" if background is not None else "")
-        parts.append(f"<h2>{caption}</h2>")
-        parts.append(f'<img alt="{caption}" src="data:image/png;base64,{picture}">')
+        caption = "Mask outline" + over_mean
+    picture = _draw_slices(background, overlay, "labels" if labels else "mask",
+                           voxel_size(grid_img))
+    parts.append(f"<h2>{caption}</h2>")
+    parts.append(f'<img alt="{caption}" src="data:image/png;base64,{picture}">')
+    if labels:
+        parts.append("<h2>Regions</h2>")
+        parts.append(region_table(masker).to_html(index=False, border=0, classes="regions"))
+        parts.append('<p class="note">Sizes count the voxels each signal is computed over '
+                     "(after the mask); relative sizes are shares of all labelled voxels.</p>")
     parts.append("<h2>Parameters</h2>")
     parts.append(_parameters_html(masker))
     page = (
