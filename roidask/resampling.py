@@ -214,7 +214,7 @@ def _resample_block(prepared, nonfinite, ii, jj, kk, *, matrix, offset, order, c
     out = np.empty(coords.shape[1:] + extra, dtype=dtype)
     for index in np.ndindex(*extra):
         where = (slice(None),) * 3 + index
-        target = out[where]
+        target = out[where]  # a view: filled in place
         map_coordinates(
             prepared[where], coords, output=target, order=order, mode="constant", cval=cval,
             prefilter=False,
@@ -222,7 +222,6 @@ def _resample_block(prepared, nonfinite, ii, jj, kk, *, matrix, offset, order, c
         if nonfinite is not None and nonfinite[where].any():
             bad = map_coordinates(nonfinite[where], coords, order=0, mode="constant")
             target[bad] = np.nan
-        out[where] = target
     return out
 
 
