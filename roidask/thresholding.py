@@ -124,11 +124,11 @@ def cutoff_threshold(data, threshold, *, two_sided=True, where=None, eager=False
     if percentile:
         score = score_at_percentile(values, value, where=selected)
         return score.map_blocks(_percentile_cutoff, dtype=np.float64)
-    flags = da.ones(values.shape, dtype=bool, chunks=values.chunks) if selected is None \
-        else selected
-    count = flags.sum()
-    fill = np.inf if lower else -np.inf
-    masked = da.where(flags, values, fill)
+    if selected is None:
+        count, masked = values.size, values
+    else:
+        count = selected.sum()
+        masked = da.where(selected, values, np.inf if lower else -np.inf)
     extreme = masked.min() if lower else masked.max()
     if eager:
         count, extreme = dask.compute(count, extreme, scheduler="sync")
