@@ -32,6 +32,7 @@ from roidask.grid import (
     like_image,
     new_image,
 )
+from roidask.moments import COUNT, M2, moments
 from roidask.resampling import resample_img, resample_to_img
 from roidask.smoothing import smooth_img
 from roidask.thresholding import binarize_img, threshold_img
@@ -171,8 +172,8 @@ def std_img(img, *, ddof=0, copy_header=True):
 
     ``numpy.std(data, axis=-1, ddof=ddof)`` per voxel, computed from float64
     per-chunk means and centred sums of squares merged across time chunks
-    (dask's parallel moments), returned in numpy's dtype (float32 stays
-    float32, integers give float64). nilearn has no ``std_img``.
+    (:func:`roidask.moments.moments`), returned in numpy's dtype (float32
+    stays float32, integers give float64). nilearn has no ``std_img``.
 
     Parameters
     ----------
@@ -201,7 +202,9 @@ def std_img(img, *, ddof=0, copy_header=True):
     if not isinstance(ddof, numbers.Integral) or isinstance(ddof, bool) or ddof < 0:
         raise ParameterError("ddof", "an integer >= 0", ddof)
     data = dask_data(img)
-    std = data.std(axis=3, dtype=np.float64, ddof=ddof).astype(_mean_dtype(data.dtype))
+    m = moments(data)[..., 0, :]
+    variance = m[..., M2] / da.maximum(m[..., COUNT] - ddof, 0)  # as numpy: 0 below ddof
+    std = da.sqrt(variance).astype(_mean_dtype(data.dtype))
     return with_data(img, std, copy_header=copy_header)
 
 
