@@ -155,13 +155,11 @@ def mean_img(img, *, target_affine=None, target_shape=None, copy_header=True):
     >>> m.values.ravel().tolist(), m.dtype.name
     ([1.5, 5.5], 'float64')
     """
-    img = as_lazy(as_image(img))
+    img = as_image(img)
+    data = dask_data(img)
     if img.ndim == 4:
-        data = dask_data(img)
-        mean = data.mean(axis=3, dtype=np.float64).astype(_mean_dtype(data.dtype))
-        out = with_data(img, mean, copy_header=copy_header)
-    else:
-        out = with_data(img, dask_data(img), copy_header=copy_header)
+        data = data.mean(axis=3, dtype=np.float64).astype(_mean_dtype(data.dtype))
+    out = with_data(img, data, copy_header=copy_header)
     if target_affine is None and target_shape is None:
         return out
     return resample_img(out, target_affine, target_shape)
