@@ -28,7 +28,7 @@ import dask.array as da
 import numpy as np
 from scipy import ndimage
 
-from roidask._imgdata import dask_data
+from roidask._imgdata import dask_data, smoothing_dtype
 from roidask.errors import ParameterError, RoidaskError
 from roidask.grid import (
     as_image,
@@ -37,7 +37,8 @@ from roidask.grid import (
     image_affine,
     new_image,
 )
-from roidask.image import mean_img, resample_to_img, smooth_img
+from roidask.image import mean_img, resample_to_img
+from roidask.smoothing import fwhm_to_sigma, smooth_block
 
 MASK_TYPES = ("whole-brain", "gm", "wm")
 TEMPLATES_EXTRA = "templates"
@@ -61,11 +62,10 @@ class TemplatesUnavailableError(RoidaskError, ImportError):
     """The MNI152 templates (shipped inside nilearn) cannot be loaded."""
 
 
-def _on_grid(img, data, affine=None, name=None):
-    """A 3D image with ``data``, on ``img``'s grid (or a new ``affine``)."""
-    affine = image_affine(img) if affine is None else affine
+def _on_grid(img, data, name=None):
+    """A 3D image with ``data``, on ``img``'s grid."""
     facts = {k: v for k, v in header_facts(img).items() if k != "t_r"}
-    return new_image(data, affine, header=facts, name=name)
+    return new_image(data, image_affine(img), header=facts, name=name)
 
 
 def _check_opening(opening):
@@ -117,11 +117,15 @@ def _post_process(mask, opening, connected, warning):
     return np.asarray(mask, dtype=np.int8)
 
 
-def _epi_mask(mean, nan_mask, lower_cutoff, upper_cutoff, exclude_zeros, ensure_finite,
-              opening, connected):
+def _epi_mask(mean, lower_cutoff, upper_cutoff, exclude_zeros, ensure_finite, opening,
+              connected):
     mean = np.array(mean)
-    if nan_mask is not None:
-        mean[nan_mask] = np.nan
+    if opening:  # smooth by 1 voxel FWHM, keeping NaNs where the mean had them
+        nan_mask = np.isnan(mean) if mean.dtype.kind == "f" else None
+        mean = smooth_block(mean, sigmas=fwhm_to_sigma(1.0, np.ones(3)), fast=False,
+                            dtype=smoothing_dtype(mean.dtype))
+        if nan_mask is not None:
+            mean[nan_mask] = np.nan
     if ensure_finite:
         mean[~np.isfinite(mean)] = 0
     values = np.sort(mean.ravel())
@@ -199,13 +203,9 @@ def compute_epi_mask(epi_img, *, lower_cutoff=0.2, upper_cutoff=0.85, connected=
         )
     opening = _check_opening(opening)
     mean = mean_img(epi_img, target_affine=target_affine, target_shape=target_shape)
-    nan_mask = None
-    if opening:
-        nan_mask = da.isnan(dask_data(mean)) if mean.dtype.kind == "f" else None
-        smoothed = smooth_img(_on_grid(mean, dask_data(mean), affine=np.eye(4)), 1)
-        mean = _on_grid(mean, dask_data(smoothed))
+    # one task gets the (3D) mean and smooths it there: the data are read once
     mask = _lazy_mask(
-        _epi_mask, mean.shape, dask_data(mean), nan_mask, lower_cutoff, upper_cutoff,
+        _epi_mask, mean.shape, dask_data(mean), lower_cutoff, upper_cutoff,
         bool(exclude_zeros), bool(ensure_finite), opening, bool(connected),
     )
     return _on_grid(mean, mask, name="mask")

@@ -19,7 +19,7 @@ from roidask.masking import (
     intersect_masks,
     load_mni152_template,
 )
-from roidask.testing import raise_if_dask_computes
+from roidask.testing import CountingArray, raise_if_dask_computes
 
 SHAPE = (10, 12, 11, 30)
 CHUNKINGS = [None, {"t": (7, 13, 10)}, {"i": 3, "j": 5, "k": 4, "t": 8}]
@@ -192,3 +192,18 @@ def test_empty_mask_warns_when_computed():
     with pytest.warns(MaskWarning, match="empty mask"):
         values = mask.values
     assert values.sum() == 0
+
+
+def test_epi_mask_with_opening_reads_the_data_once():
+    import dask.array as da
+
+    from roidask.masking import compute_epi_mask
+
+    values = np.random.default_rng(0).random((10, 11, 12, 24)).astype("float32") + 5
+    source = CountingArray(values)
+    data = da.from_array(source, chunks=(10, 11, 12, 1), asarray=False,
+                         meta=np.array((), "float32"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compute_epi_mask(new_image(data, np.eye(4)), opening=2).compute()
+    assert len(source.reads) == data.npartitions
