@@ -10,6 +10,7 @@ Examples
 """
 
 import contextlib
+import threading
 
 import dask
 import numpy as np
@@ -31,6 +32,32 @@ class ComputeCounter:
                 f"too many dask computes: {self.total_computes} > {self.max_computes}"
             )
         return dask.get(dsk, keys, **kwargs)
+
+
+class CountingArray:
+    """An array-like data source that records every read, to check passes over data.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> source = CountingArray(np.zeros((2, 2, 2, 4)))
+    >>> lazy = da.from_array(source, chunks=(2, 2, 2, 2), asarray=False, meta=np.array(()))
+    >>> _ = lazy.sum().compute()
+    >>> len(source.reads)
+    2
+    """
+
+    def __init__(self, values):
+        self.values, self.shape, self.dtype, self.ndim = (
+            values, values.shape, values.dtype, values.ndim)
+        self.reads, self._lock = [], threading.Lock()
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        with self._lock:
+            self.reads.append(tuple((s.start, s.stop) if isinstance(s, slice) else s
+                                    for s in key))
+        return self.values[key]
 
 
 @contextlib.contextmanager

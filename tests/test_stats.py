@@ -14,7 +14,7 @@ from roidask.errors import GridMismatchError, NotAnImageError, ParameterError
 from roidask.grid import image_affine, new_image
 from roidask.moments import block_moments, merge_moments, moments, pool_groups
 from roidask.stats import f_oneway, ttest_1samp, ttest_ind
-from roidask.testing import raise_if_dask_computes
+from roidask.testing import CountingArray, raise_if_dask_computes
 
 SHAPE = (8, 9, 10, 40)
 AFFINE = np.array([[-3.0, 0, 0, 90], [0, 3.0, 0, -120], [0, 0, 3.5, -60], [0, 0, 0, 1]])
@@ -274,18 +274,6 @@ def test_numpy_backed_input_gives_lazy_results():
 
 
 # ----------------------------------------------------- one pass, graph size
-class CountingArray:
-    """An array-like source that records every read."""
-
-    def __init__(self, values):
-        self.values, self.shape, self.dtype, self.ndim = values, values.shape, values.dtype, 4
-        self.reads = []
-
-    def __getitem__(self, key):
-        self.reads.append(tuple((s.start, s.stop) if isinstance(s, slice) else s for s in key))
-        return self.values[key]
-
-
 def counted_run(chunks):
     values, labels = run_values()
     source = CountingArray(values)
