@@ -106,7 +106,7 @@ def run_case(tool, blocks, mask_path, workers):
     from scipy import ndimage as ndi
 
     import roidask
-    from roidask.regions import label
+    from roidask.regions.components import label
 
     mask = np.load(mask_path)
     structure = ndi.generate_binary_structure(3, 1)

@@ -2,12 +2,22 @@
 
 Images are xarray DataArrays on a voxel grid (see :mod:`roidask.grid`),
 backed by dask; operations build lazy graphs and only writers (and
-``.compute()``) run work. Names follow nilearn's.
+``.compute()``) run work. Names follow nilearn's, in nilearn's namespaces
+(:mod:`roidask.image`, :mod:`roidask.masking`, :mod:`roidask.maskers`,
+:mod:`roidask.regions`, :mod:`roidask.signal`); the flat names below are a
+convenience, each loaded from its module on first use, so ``import
+roidask`` stays light (no distributed, zarr, matplotlib or pipeline).
+
+Examples
+--------
+>>> import roidask
+>>> roidask.smooth_img.__module__
+'roidask.image.smoothing'
 """
 
+import importlib
+
 from roidask import accessor  # noqa: F401  (registers the .nii accessor)
-from roidask.cluster import get_client
-from roidask.confounds import high_variance_confounds
 from roidask.errors import (
     GridMismatchError,
     InputFileError,
@@ -16,95 +26,51 @@ from roidask.errors import (
     RoidaskError,
 )
 from roidask.grid import as_image, check_same_grid, image_affine, new_image, voxel_size
-from roidask.image import (
-    binarize_img,
-    index_img,
-    mask_and,
-    mask_not,
-    mask_or,
-    mean_img,
-    new_img_like,
-    resample_img,
-    resample_to_img,
-    smooth_img,
-    std_img,
-    threshold_img,
-)
-from roidask.io import (
-    attach_volume_labels,
-    load_img,
-    open_zarr,
-    read_volume_labels,
-    to_nifti,
-    to_zarr,
-)
-from roidask.maskers import LabelsMasker, Masker, NotFittedError
-from roidask.masking import (
-    compute_background_mask,
-    compute_brain_mask,
-    compute_epi_mask,
-    intersect_masks,
-)
-from roidask.morphology import (
-    binary_closing,
-    binary_dilation,
-    binary_erosion,
-    binary_fill_holes,
-    binary_opening,
-)
-from roidask.regions import connected_region_labels, connected_regions, label, region_sizes
-from roidask.stats import f_oneway, ttest_1samp, ttest_ind
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "roidask._dask.cluster": ["get_client"],
+    "roidask.image": [
+        "binarize_img", "binary_closing", "binary_dilation", "binary_erosion",
+        "binary_fill_holes", "binary_opening", "index_img", "mask_and", "mask_not", "mask_or",
+        "mean_img", "new_img_like", "resample_img", "resample_to_img", "smooth_img",
+        "std_img", "threshold_img",
+    ],
+    "roidask.io": [
+        "attach_volume_labels", "load_img", "open_zarr", "read_volume_labels", "to_nifti",
+        "to_zarr",
+    ],
+    "roidask.maskers": ["LabelsMasker", "Masker", "NotFittedError"],
+    "roidask.masking": [
+        "compute_background_mask", "compute_brain_mask", "compute_epi_mask", "intersect_masks",
+    ],
+    "roidask.regions": ["connected_region_labels", "connected_regions", "label", "region_sizes"],
+    "roidask.signal": ["high_variance_confounds"],
+    "roidask.stats": ["f_oneway", "ttest_1samp", "ttest_ind"],
+}
+_HOME = {name: module for module, names in _LAZY.items() for name in names}
+_SUBMODULES = {
+    "datasets", "errors", "grid", "image", "io", "maskers", "masking", "pipeline", "regions",
+    "reporting", "signal", "stats", "testing",
+}
+
 __all__ = [
-    "GridMismatchError",
-    "InputFileError",
-    "LabelsMasker",
-    "Masker",
-    "NotAnImageError",
-    "NotFittedError",
-    "ParameterError",
-    "RoidaskError",
-    "as_image",
-    "attach_volume_labels",
-    "binarize_img",
-    "binary_closing",
-    "binary_dilation",
-    "binary_erosion",
-    "binary_fill_holes",
-    "binary_opening",
-    "check_same_grid",
-    "compute_background_mask",
-    "compute_brain_mask",
-    "compute_epi_mask",
-    "connected_region_labels",
-    "connected_regions",
-    "f_oneway",
-    "get_client",
-    "high_variance_confounds",
-    "image_affine",
-    "index_img",
-    "intersect_masks",
-    "label",
-    "load_img",
-    "mask_and",
-    "mask_not",
-    "mask_or",
-    "mean_img",
-    "new_image",
-    "new_img_like",
-    "open_zarr",
-    "read_volume_labels",
-    "region_sizes",
-    "resample_img",
-    "resample_to_img",
-    "smooth_img",
-    "std_img",
-    "threshold_img",
-    "to_nifti",
-    "to_zarr",
-    "ttest_1samp",
-    "ttest_ind",
-    "voxel_size",
+    "GridMismatchError", "InputFileError", "NotAnImageError", "ParameterError", "RoidaskError",
+    "as_image", "check_same_grid", "image_affine", "new_image", "voxel_size",
 ]
+__all__ += sorted(_HOME)
+
+
+def __getattr__(name):
+    if name in _HOME:
+        value = getattr(importlib.import_module(_HOME[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"roidask.{name}")
+    raise AttributeError(f"module 'roidask' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOME) | _SUBMODULES)

@@ -12,8 +12,6 @@ Examples
 import xarray as xr
 
 from roidask import grid
-from roidask.io.nifti_write import to_nifti
-from roidask.io.zarr_store import to_zarr
 
 
 @xr.register_dataarray_accessor("nii")
@@ -50,8 +48,12 @@ class NiftiAccessor:
 
     def to_nifti(self, path, **kwargs):
         """Write to ``.nii``/``.nii.gz``; see :func:`roidask.to_nifti`."""
+        from roidask.io.nifti_write import to_nifti
+
         return to_nifti(self._obj, path, **kwargs)
 
     def to_zarr(self, path, **kwargs):
         """Write to a zarr store; see :func:`roidask.to_zarr`."""
+        from roidask.io.zarr_store import to_zarr
+
         return to_zarr(self._obj, path, **kwargs)

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from roidask.cluster import get_client
+from roidask._dask.cluster import get_client
 from roidask.errors import RoidaskError
 from roidask.pipeline.spec import ConfigError
 

@@ -274,3 +274,41 @@ def chunk_data(obj, chunks):
     if isinstance(obj.data, da.Array):
         return obj.copy(data=obj.data.rechunk(chunks))
     return obj.copy(data=da.from_array(np.asarray(obj.data), chunks=chunks))
+
+
+def time_coords(img, *, with_index=False):
+    """The coordinates of ``img`` along ``t``: ``time``, ``condition``, ``run``...
+
+    ``t`` itself is included only ``with_index``.
+    """
+    return {
+        name: coord
+        for name, coord in img.coords.items()
+        if coord.dims == (TIME_DIM,) and (with_index or name != TIME_DIM)
+    }
+
+
+def image_on_grid(img, data, affine, *, copy_header=True):
+    """A new image of ``data`` on a new grid, keeping ``img``'s ``t`` coordinates.
+
+    Used when an operation changes the grid (resampling); header facts
+    (units, TR) come from ``img`` when ``copy_header``.
+    """
+    header = header_facts(img) if copy_header else None
+    four_d = data.ndim == 4 and TIME_DIM in img.dims
+    out = new_image(
+        data, affine, header=header, time_coords=(
+            {k: c.values for k, c in time_coords(img).items()} if four_d else None
+        ),
+        name=img.name,
+    )
+    if four_d:
+        out = out.assign_coords({TIME_DIM: img.coords[TIME_DIM].values})
+    return out
+
+
+def with_data(img, data, *, copy_header=True):
+    """``data`` on the grid of ``img`` with its coordinates; header facts if asked."""
+    if copy_header:
+        return like_image(img, data, name=img.name)
+    return image_on_grid(img, data, image_affine(img), copy_header=False)

@@ -28,7 +28,9 @@ import dask.array as da
 import numpy as np
 from scipy import ndimage
 
-from roidask._imgdata import dask_data, smoothing_dtype
+from roidask._dask.data import dask_data
+from roidask._utils.checks import mask_values
+from roidask._utils.dtypes import float_dtype
 from roidask.errors import ParameterError, RoidaskError
 from roidask.grid import (
     as_image,
@@ -37,8 +39,9 @@ from roidask.grid import (
     image_affine,
     new_image,
 )
-from roidask.image import mean_img, resample_to_img
-from roidask.smoothing import fwhm_to_sigma, smooth_block
+from roidask.image.resampling import resample_to_img
+from roidask.image.smoothing import fwhm_to_sigma, smooth_block
+from roidask.image.volumes import mean_img
 
 MASK_TYPES = ("whole-brain", "gm", "wm")
 TEMPLATES_EXTRA = "templates"
@@ -123,7 +126,7 @@ def _epi_mask(mean, lower_cutoff, upper_cutoff, exclude_zeros, ensure_finite, op
     if opening:  # smooth by 1 voxel FWHM, keeping NaNs where the mean had them
         nan_mask = np.isnan(mean) if mean.dtype.kind == "f" else None
         mean = smooth_block(mean, sigmas=fwhm_to_sigma(1.0, np.ones(3)), fast=False,
-                            dtype=smoothing_dtype(mean.dtype))
+                            dtype=float_dtype(mean.dtype))
         if nan_mask is not None:
             mean[nan_mask] = np.nan
     if ensure_finite:
@@ -388,21 +391,10 @@ def compute_brain_mask(target_img, *, threshold=0.5, connected=True, opening=2,
     return _on_grid(target_img, mask, name="mask")
 
 
-def _check_binary(values, position):
-    present = np.unique(values)
-    if len(present) > 2 or (len(present) == 2 and 0 not in present):
-        raise ParameterError(
-            f"mask_imgs[{position}]", "a mask: 0 for background and one other value",
-            f"an image with values {present[:5].tolist()}",
-        )
-    return values != 0
-
-
 def _intersect(threshold, connected, *masks):
     total = np.zeros(masks[0].shape, dtype=np.int64)
     for position, values in enumerate(masks):
-        values = np.where(np.isfinite(values), values, 0) if values.dtype.kind == "f" else values
-        total += _check_binary(values, position)
+        total += mask_values(values, f"mask_imgs[{position}]", allow_empty=True)
     mask = total > threshold * len(masks)
     if connected and mask.any():
         mask = largest_connected_component(mask)

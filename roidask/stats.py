@@ -1,7 +1,7 @@
 """Voxelwise statistical tests on 4D images, lazily and in one pass.
 
 Each test reduces the volumes to float64 per-voxel moments (count, mean,
-M2; see :mod:`roidask.moments`) in a single dask reduction over the time
+M2; see :mod:`roidask._dask.moments`) in a single dask reduction over the time
 chunks, then derives the statistic, its p-value (from ``scipy.stats``) and
 ``-log10 p`` voxel by voxel. The mean images come out of the same moments,
 so asking for them reads the data no second time. Results equal
@@ -29,10 +29,18 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from roidask._imgdata import dask_data
+from roidask._dask.data import dask_data
+from roidask._dask.moments import (
+    COUNT,
+    M2,
+    MEAN,
+    N_FIELDS,
+    merge_moments,
+    moments,
+    pool_groups,
+)
 from roidask.errors import ParameterError
 from roidask.grid import SPATIAL_DIMS, TIME_DIM, as_image, check_same_grid, like_image
-from roidask.moments import COUNT, M2, MEAN, N_FIELDS, merge_moments, moments, pool_groups
 
 ALTERNATIVES = ("two-sided", "less", "greater")
 NEG_LOG10_P_MAX = 10.0

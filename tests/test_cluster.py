@@ -2,7 +2,7 @@
 
 import pytest
 
-from roidask.cluster import get_client, jobqueue_cluster
+from roidask._dask.cluster import get_client, jobqueue_cluster
 from roidask.errors import ParameterError
 from roidask.pipeline.config import validate_config
 from roidask.pipeline.spec import ConfigError

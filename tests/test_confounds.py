@@ -1,4 +1,4 @@
-"""roidask.confounds.high_variance_confounds against nilearn.image.high_variance_confounds."""
+"""roidask.signal.high_variance_confounds against nilearn.image.high_variance_confounds."""
 
 import warnings
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from nilearn.image import high_variance_confounds as nilearn_high_variance_confounds
 
-from roidask.confounds import high_variance_confounds
 from roidask.errors import GridMismatchError, ParameterError
 from roidask.grid import chunk_data, new_image
+from roidask.signal.confounds import high_variance_confounds
 from roidask.testing import raise_if_dask_computes
 
 SHAPE = (10, 12, 11, 30)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import roidask
-from roidask.cluster import get_client
+from roidask._dask.cluster import get_client
 from roidask.errors import ParameterError
 from roidask.io.convert import convert
 

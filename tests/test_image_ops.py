@@ -21,10 +21,10 @@ from scipy.stats import scoreatpercentile
 
 import roidask
 from roidask import image
+from roidask._dask.percentile import keys_to_values, score_at_percentile, sort_keys
 from roidask.errors import GridMismatchError, ParameterError
 from roidask.grid import image_affine, new_image
-from roidask.percentile import keys_to_values, score_at_percentile, sort_keys
-from roidask.smoothing import fwhm_to_sigma, kernel_radius
+from roidask.image.smoothing import fwhm_to_sigma, kernel_radius
 from roidask.testing import raise_if_dask_computes
 
 SHAPE = (12, 14, 10, 6)

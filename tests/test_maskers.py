@@ -9,8 +9,8 @@ import pytest
 from nilearn.image import high_variance_confounds as nilearn_high_variance_confounds
 from nilearn.maskers import NiftiLabelsMasker, NiftiMasker
 
+from roidask._dask.extraction import STRATEGIES
 from roidask.errors import GridMismatchError, ParameterError
-from roidask.extraction import STRATEGIES
 from roidask.grid import image_affine, new_image
 from roidask.maskers import LabelsMasker, Masker, NotFittedError
 from roidask.testing import CountingArray, raise_if_dask_computes

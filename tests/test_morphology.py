@@ -6,7 +6,7 @@ from nilearn import datasets
 from scipy import ndimage as ndi
 
 import roidask
-from roidask import morphology
+from roidask.image import morphology
 from roidask.errors import ParameterError
 from roidask.testing import raise_if_dask_computes
 

@@ -11,7 +11,12 @@ from scipy import ndimage as ndi
 
 import roidask
 from roidask.errors import GridMismatchError, ParameterError
-from roidask.regions import connected_region_labels, connected_regions, label, region_sizes
+from roidask.regions.components import (
+    connected_region_labels,
+    connected_regions,
+    label,
+    region_sizes,
+)
 from roidask.testing import raise_if_dask_computes
 
 AFFINE = np.diag([2.0, 2.5, 3.0, 1.0])

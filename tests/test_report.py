@@ -10,7 +10,7 @@ import pytest
 
 from roidask.grid import new_image
 from roidask.maskers import LabelsMasker, Masker, NotFittedError
-from roidask.report import ReportUnavailableError
+from roidask.reporting.html_report import ReportUnavailableError
 
 VOXEL = np.diag([2.0, 3.0, 4.0, 1.0])  # 24 mm^3 voxels
 

@@ -8,7 +8,7 @@ import xarray as xr
 from nilearn import signal as nsignal
 
 from roidask.errors import InputFileError, ParameterError
-from roidask.signal import butterworth, clean, standardize_signal
+from roidask.signal.cleaning import butterworth, clean, standardize_signal
 from roidask.testing import raise_if_dask_computes
 
 N_TIMES = 60

@@ -9,10 +9,10 @@ import pytest
 import scipy.stats as sps
 from sklearn.feature_selection import f_classif
 
-from roidask import moments as moments_module
+from roidask._dask import moments as moments_module
+from roidask._dask.moments import block_moments, merge_moments, moments, pool_groups
 from roidask.errors import GridMismatchError, NotAnImageError, ParameterError
 from roidask.grid import image_affine, new_image
-from roidask.moments import block_moments, merge_moments, moments, pool_groups
 from roidask.stats import f_oneway, ttest_1samp, ttest_ind
 from roidask.testing import CountingArray, raise_if_dask_computes
 

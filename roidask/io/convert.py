@@ -16,7 +16,7 @@ import dask.array as da
 import numpy as np
 import zarr
 
-from roidask.chunks import TARGET_CHUNK_BYTES, resolve_chunks
+from roidask._dask.chunks import TARGET_CHUNK_BYTES, resolve_chunks
 from roidask.errors import InputFileError
 from roidask.grid import new_image
 from roidask.io.atomic import atomic_output
@@ -86,7 +86,7 @@ def nifti_to_zarr(src, dst, *, chunks=None, labels=None, overwrite=True):
     dst : str or Path
         Zarr store to create (written atomically).
     chunks : optional
-        Chunk spec (see :func:`roidask.chunks.parse_chunks`); volume layout
+        Chunk spec (see :func:`roidask._dask.chunks.parse_chunks`); volume layout
         by default.
     labels : optional
         Per-volume labels file stored as ``t`` coordinates.

@@ -20,7 +20,7 @@ import numpy as np
 from dask.base import tokenize
 from isal.isal_zlib import error as IsalError
 
-from roidask.chunks import resolve_chunks
+from roidask._dask.chunks import resolve_chunks
 from roidask.errors import InputFileError
 from roidask.grid import new_image
 from roidask.io.staging import stage, staging_enabled

@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 from zarr.codecs import BloscCodec
 
-from roidask.chunks import resolve_chunks
+from roidask._dask.chunks import resolve_chunks
 from roidask.errors import InputFileError
 from roidask.grid import as_image, chunk_data
 from roidask.io.atomic import atomic_output
@@ -87,7 +87,7 @@ def open_zarr(path, chunks=None):
     """Open a roidask zarr store as a lazy image.
 
     ``chunks=None`` keeps the store's chunks; any spec accepted by
-    :func:`roidask.chunks.parse_chunks` rechunks lazily.
+    :func:`roidask._dask.chunks.parse_chunks` rechunks lazily.
     """
     path = Path(path)
     if not path.exists():

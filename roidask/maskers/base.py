@@ -12,13 +12,15 @@ import numbers
 import numpy as np
 import xarray as xr
 
-from roidask.chunks import TARGET_CHUNK_BYTES
-from roidask.confounds import high_variance_confounds
+from roidask._dask.chunks import TARGET_CHUNK_BYTES
 from roidask.errors import ParameterError, RoidaskError
-from roidask.grid import TIME_DIM, chunk_data
-from roidask.image import smooth_img
+from roidask.grid import TIME_DIM, chunk_data, same_grid
+from roidask.image.resampling import resample_to_img
+from roidask.image.smoothing import smooth_img
+from roidask.image.volumes import mean_img
 from roidask.maskers.inputs import _as_4d, _load
-from roidask.signal import _check_filter, _check_standardize, clean
+from roidask.signal.cleaning import _check_filter, _check_standardize, clean
+from roidask.signal.confounds import high_variance_confounds
 
 
 class NotFittedError(RoidaskError, AttributeError):
@@ -31,7 +33,7 @@ _CLEANING_PARAMETERS = """smoothing_fwhm : float, optional
     standardize_confounds : bool
     high_variance_confounds : bool
         Regress out, before the ``confounds`` given to ``transform``,
-        :func:`roidask.confounds.high_variance_confounds` (default
+        :func:`roidask.signal.confounds.high_variance_confounds` (default
         parameters) of the images given to ``transform``, as they are given
         (all voxels, before resampling and smoothing), as nilearn does.
     detrend : bool
@@ -206,7 +208,7 @@ class _BaseMasker:
 
         Returns
         -------
-        roidask.report.Report
+        roidask.reporting.Report
 
         Examples
         --------
@@ -218,10 +220,23 @@ class _BaseMasker:
         >>> "Regions" in report.html
         True
         """
-        from roidask.report import masker_report
+        from roidask.reporting.html_report import render_report
 
         self._check_fitted()
-        report = masker_report(self, title=title)
+        report = render_report(self._report_content(title))
         if path is not None:
             report.save_as_html(path)
         return report
+
+    def _report_background(self, grid_img):
+        """The mean of the image the masker was fitted on, on ``grid_img``'s grid."""
+        if self._report_img is None:
+            return None
+        mean = mean_img(self._report_img)
+        if not same_grid(mean, grid_img):
+            mean = resample_to_img(mean, grid_img, interpolation="continuous")
+        return np.asarray(mean.values, dtype=float)
+
+    def _report_content(self, title):
+        """What the report shows (a :class:`roidask.reporting.ReportContent`)."""
+        raise NotImplementedError

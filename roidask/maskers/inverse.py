@@ -4,11 +4,10 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from roidask.chunks import volume_layout
+from roidask._dask.chunks import volume_layout
+from roidask._dask.extraction import unmask
 from roidask.errors import ParameterError
-from roidask.extraction import unmask
-from roidask.grid import TIME_DIM, header_facts, image_affine, new_image
-from roidask.maskers.inputs import _time_coords
+from roidask.grid import TIME_DIM, header_facts, image_affine, new_image, time_coords
 
 
 def _spatial_facts(img):
@@ -25,7 +24,7 @@ def _inverse(signals, index, grid_img, n_columns, column_dim):
                 "signals", f"a DataArray with dims ('t', '{column_dim}') or ('{column_dim}',)",
                 signals.dims,
             )
-        coords = _time_coords(signals) if signals.ndim == 2 else {}
+        coords = time_coords(signals, with_index=True) if signals.ndim == 2 else {}
         values = signals.data
     else:
         values = np.asarray(signals)

@@ -2,7 +2,7 @@
 
 ``fit`` reads the 3D atlas (and mask) in one compute, resamples them as
 asked and names the regions by nilearn's rules; ``transform`` returns lazy
-``("t", "region")`` signals through :func:`roidask.extraction.label_statistics`.
+``("t", "region")`` signals through :func:`roidask._dask.extraction.label_statistics`.
 """
 
 import numbers
@@ -13,13 +13,23 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from roidask._imgdata import dask_data
+from roidask._dask.data import dask_data
+from roidask._dask.extraction import STRATEGIES, label_codes, label_statistics
+from roidask._utils.checks import mask_values
 from roidask.errors import ParameterError
-from roidask.extraction import STRATEGIES, label_codes, label_statistics
-from roidask.grid import TIME_DIM, check_same_grid, image_affine, new_image, same_grid
-from roidask.image import resample_img
+from roidask.grid import (
+    TIME_DIM,
+    check_same_grid,
+    image_affine,
+    new_image,
+    same_grid,
+    time_coords,
+    voxel_size,
+    voxel_volume,
+)
+from roidask.image.resampling import resample_img
 from roidask.maskers.base import _BaseMasker, _check_bool, _documented
-from roidask.maskers.inputs import _load, _mask_values, _time_coords
+from roidask.maskers.inputs import _load
 from roidask.maskers.inverse import _inverse, _spatial_facts
 
 RESAMPLING_TARGETS = ("data", "labels", None)
@@ -224,7 +234,7 @@ class LabelsMasker(_BaseMasker):
     def _set_atlas(self, labels, mask, labels_img, original_values, names):
         """Mask the atlas values on the extraction grid; fill the fitted attributes."""
         if mask is not None:
-            mask = _mask_values(mask, "mask_img")
+            mask = mask_values(mask, "mask_img")
         bg = self.background_label
         present_after_resampling = np.unique(labels)
         if np.all(present_after_resampling == bg):
@@ -321,7 +331,7 @@ class LabelsMasker(_BaseMasker):
             values = da.where(da.isnan(values), 0.0, values)
         signals = xr.DataArray(
             values, dims=(TIME_DIM, "region"),
-            coords={**_time_coords(img), "region": self.region_ids_,
+            coords={**time_coords(img, with_index=True), "region": self.region_ids_,
                     "name": ("region", self.region_names_)},
             name="signals",
         )
@@ -354,9 +364,59 @@ class LabelsMasker(_BaseMasker):
         index = np.where(self._codes < self.n_elements_, self._codes, -1)
         return _inverse(signals, index, self.labels_img_, self.n_elements_, "region")
 
+    def region_table(self):
+        """The regions: value, name, size in mm^3 and in % (fitted masker).
+
+        Sizes count the voxels signals are averaged over (after the mask); the
+        relative size is a share of all labelled voxels, as nilearn reports it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from roidask.grid import new_image
+        >>> labels = new_image(np.repeat([0, 1, 2, 2], 2).reshape(2, 2, 2),
+        ...                    np.diag([2, 2, 2, 1]))
+        >>> LabelsMasker(labels).fit().region_table().to_dict("list")["size (mm^3)"]
+        [16, 32]
+        """
+        import pandas as pd
+
+        self._check_fitted()
+        sizes = np.asarray(self.region_sizes_)
+        total = sizes.sum()
+        volume = voxel_volume(self.labels_img_)
+        return pd.DataFrame({
+            "label value": [_plain(v) for v in self.region_ids_],
+            "name": list(self.region_names_),
+            "size (mm^3)": [int(round(s * volume)) for s in sizes],
+            "relative size (%)": [round(100.0 * s / total, 2) if total else 0.0 for s in sizes],
+        })
+
+    def _report_content(self, title):
+        from roidask.reporting.html_report import ReportContent, grid_text
+
+        background = self._report_background(self.labels_img_)
+        over_mean = " over the mean image" if background is not None else ""
+        return ReportContent(
+            title=title or "LabelsMasker report",
+            summary=f"{self.n_elements_} regions, signals by **{self.strategy}** on a grid of "
+                    f"{grid_text(self.labels_img_)}.",
+            overlay=np.where(self._codes < self.n_elements_, self.labels_img_.values, 0),
+            kind="labels",
+            voxel_size=tuple(voxel_size(self.labels_img_)),
+            caption="Atlas regions" + over_mean,
+            background=background,
+            table=self.region_table(),
+            table_note="Sizes count the voxels each signal is computed over (after the "
+                       "mask); relative sizes are shares of all labelled voxels.",
+            parameters=self.get_params(),
+        )
+
+
+def _plain(value):
+    value = value.item() if hasattr(value, "item") else value
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
 
 def _label_text(value):
-    value = value.item() if hasattr(value, "item") else value
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
+    return str(_plain(value))

@@ -3,7 +3,7 @@
 ``fit`` loads the mask, or computes it from the data with
 :mod:`roidask.masking` (a streaming mean over the time chunks); ``transform``
 returns lazy ``("t", "voxel")`` signals through
-:func:`roidask.extraction.masked_voxels`.
+:func:`roidask._dask.extraction.masked_voxels`.
 """
 
 import functools
@@ -14,15 +14,24 @@ import dask
 import numpy as np
 import xarray as xr
 
-from roidask._imgdata import dask_data
+from roidask._dask.data import dask_data
+from roidask._dask.extraction import masked_voxels
+from roidask._utils.checks import mask_values
 from roidask.errors import ParameterError
-from roidask.extraction import masked_voxels
-from roidask.grid import SPATIAL_DIMS, TIME_DIM, image_affine, new_image, same_grid
-from roidask.image import resample_img
+from roidask.grid import (
+    SPATIAL_DIMS,
+    TIME_DIM,
+    image_affine,
+    new_image,
+    same_grid,
+    time_coords,
+    voxel_size,
+)
+from roidask.image.resampling import resample_img
 from roidask.maskers.base import _BaseMasker, _documented
-from roidask.maskers.inputs import _load, _mask_values, _time_coords
+from roidask.maskers.inputs import _load
 from roidask.maskers.inverse import _inverse, _spatial_facts
-from roidask.signal import _result_dtype
+from roidask.signal.cleaning import float_dtype
 
 MASK_STRATEGIES = ("background", "epi", "whole-brain-template", "gm-template", "wm-template")
 
@@ -154,7 +163,7 @@ class Masker(_BaseMasker):
             )
         (values,) = dask.compute(mask_img.data)
         try:
-            mask = _mask_values(values, "mask_img")
+            mask = mask_values(values, "mask_img")
         except ParameterError as err:
             if source == "mask_img":
                 raise
@@ -233,11 +242,29 @@ class Masker(_BaseMasker):
         voxel_index = np.nonzero(self._mask)  # coordinates on the mask's grid
         signals = xr.DataArray(
             masked_voxels(data, mask).T, dims=(TIME_DIM, "voxel"),
-            coords={**_time_coords(img),
+            coords={**time_coords(img, with_index=True),
                     **{dim: ("voxel", idx) for dim, idx in zip(SPATIAL_DIMS, voxel_index)}},
             name="signals",
         )
-        return signals, _result_dtype(data.dtype)
+        return signals, float_dtype(data.dtype)
+
+    def _report_content(self, title):
+        from roidask.reporting.html_report import ReportContent, grid_text
+
+        background = self._report_background(self.mask_img_)
+        overlay = self._mask.astype(np.int8)
+        coverage = 100.0 * self.n_elements_ / overlay.size
+        return ReportContent(
+            title=title or "Masker report",
+            summary=f"The mask holds **{self.n_elements_} voxels**, {coverage:.2f} % of the "
+                    f"image ({grid_text(self.mask_img_)}).",
+            overlay=overlay,
+            kind="mask",
+            voxel_size=tuple(voxel_size(self.mask_img_)),
+            caption="Mask outline" + (" over the mean image" if background is not None else ""),
+            background=background,
+            parameters=self.get_params(),
+        )
 
     def inverse_transform(self, signals):
         """An image holding each voxel's signal (0 outside the mask), lazily.

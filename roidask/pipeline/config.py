@@ -40,7 +40,7 @@ from pathlib import Path
 
 import yaml
 
-from roidask.cluster import JOBQUEUE_KINDS
+from roidask._dask.cluster import JOBQUEUE_KINDS
 from roidask.pipeline import ops  # noqa: F401  (registers the operations)
 from roidask.pipeline.registry import OPS
 from roidask.pipeline.spec import (

@@ -22,7 +22,7 @@ CONTRASTED = ("face", "house")
 
 def shipped_config(name):
     """Path of a config shipped with roidask."""
-    return Path(resources.files("roidask") / "configs" / name)
+    return Path(resources.files("roidask.pipeline") / "configs" / name)
 
 
 def dice(found, truth):

@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from roidask import image, masking, morphology, stats
+from roidask import image, masking, stats
 from roidask.errors import ParameterError
 from roidask.maskers import LabelsMasker, Masker
 from roidask.pipeline.registry import IMAGE, register
@@ -117,15 +117,15 @@ def mask_or(masks):
 
 register("mask_not", returns="image", params={"mask_img": IMAGE})(image.mask_not)
 for _name in ("binary_dilation", "binary_erosion", "binary_opening", "binary_closing"):
-    register(_name, returns="image", params=MORPHOLOGY)(getattr(morphology, _name))
+    register(_name, returns="image", params=MORPHOLOGY)(getattr(image, _name))
 register("binary_fill_holes", returns="image",
-         params={"img": IMAGE, "connectivity": CONNECTIVITY})(morphology.binary_fill_holes)
+         params={"img": IMAGE, "connectivity": CONNECTIVITY})(image.binary_fill_holes)
 
 
 @register("label", returns="image", params={"img": IMAGE, "connectivity": CONNECTIVITY})
 def label(img, connectivity=1):
     """Connected components, numbered as scipy.ndimage.label numbers them."""
-    from roidask.regions import label as label_regions
+    from roidask.regions.components import label as label_regions
 
     labels, _ = label_regions(img, connectivity=connectivity)
     return labels
@@ -142,7 +142,7 @@ def connected_regions(maps_img, min_region_size=1350, extract_type="local_region
     Returns a label image: region ``r`` is volume ``r - 1`` of nilearn's
     4D ``connected_regions`` result.
     """
-    from roidask.regions import connected_region_labels
+    from roidask.regions.components import connected_region_labels
 
     return connected_region_labels(maps_img, min_region_size=min_region_size,
                                    extract_type=extract_type, smoothing_fwhm=smoothing_fwhm,
@@ -195,6 +195,6 @@ def voxel_masker(img, **options):
                                                        ListOf(Number(integer=True)))})
 def region_sizes(labels_img, labels):
     """Size of each labelled region (labels 1..n, or the listed values) in voxels and mm^3."""
-    from roidask.regions import region_sizes as sizes
+    from roidask.regions.components import region_sizes as sizes
 
     return sizes(labels_img, labels)

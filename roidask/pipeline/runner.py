@@ -136,7 +136,7 @@ def run_pipeline(config, output_dir, client, *, force=False, show_progress=True,
     """Run ``config`` for all its subjects; return a :class:`RunSummary`.
 
     ``client`` is a function returning a context manager that yields a
-    ``distributed.Client`` (e.g. ``roidask.cluster.get_client``); it is
+    ``distributed.Client`` (e.g. ``roidask._dask.cluster.get_client``); it is
     called only when some subject is not up to date, so a rerun with nothing
     to do starts no cluster.
     """

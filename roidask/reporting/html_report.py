@@ -1,15 +1,10 @@
-"""Self-contained HTML reports of fitted maskers.
+"""Self-contained HTML reports: pictures and tables of what is reported on.
 
 A report is one HTML page with no external files: slice pictures are PNGs
 drawn with matplotlib (Agg backend) and embedded as base64 ``data:`` URIs.
-For a :class:`~roidask.maskers.LabelsMasker` it shows the atlas over the
-mean image and a table of regions (label value, name, size in mm^3,
-relative size in %); for a :class:`~roidask.maskers.Masker` the mask
-outline over the mean image with its voxel count and the % of the image it
-covers; for both, the masker's parameters.
-
-Building a report computes: the 3D mean of the image the masker was fitted
-on (one streaming pass over it), when there is one.
+Whoever is reported on (a masker's ``generate_report``) hands over a
+:class:`ReportContent`: an overlay over a background, a summary, a table and
+parameters; this module renders it and knows nothing of maskers.
 
 Examples
 --------
@@ -23,8 +18,10 @@ Examples
 """
 
 import base64
+import dataclasses
 import html
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +29,10 @@ import pandas as pd
 import xarray as xr
 
 from roidask.errors import RoidaskError
-from roidask.grid import same_grid, voxel_size, voxel_volume
-from roidask.image import mean_img, resample_to_img
+from roidask.grid import voxel_size
 from roidask.io.atomic import atomic_output
 
-__all__ = ["Report", "ReportUnavailableError", "masker_report", "region_table"]
+__all__ = ["Report", "ReportContent", "ReportUnavailableError", "grid_text", "render_report"]
 
 REPORT_EXTRA = "report"
 
@@ -181,48 +177,6 @@ def _draw_slices(background, overlay, kind, sizes=(1.0, 1.0, 1.0)):
     return _figure_png(fig)
 
 
-def _mean_background(masker, grid_img):
-    """The mean of the image the masker was fitted on, on ``grid_img``'s grid."""
-    img = getattr(masker, "_report_img", None)
-    if img is None:
-        return None
-    mean = mean_img(img)
-    if not same_grid(mean, grid_img):
-        mean = resample_to_img(mean, grid_img, interpolation="continuous")
-    return np.asarray(mean.values, dtype=float)
-
-
-def region_table(masker):
-    """The regions of a fitted LabelsMasker: value, name, size in mm^3 and in %.
-
-    Sizes count the voxels signals are averaged over (after the mask); the
-    relative size is a share of all labelled voxels, as nilearn reports it.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from roidask.grid import new_image
-    >>> from roidask.maskers import LabelsMasker
-    >>> labels = new_image(np.repeat([0, 1, 2, 2], 2).reshape(2, 2, 2), np.diag([2, 2, 2, 1]))
-    >>> region_table(LabelsMasker(labels).fit()).to_dict("list")["size (mm^3)"]
-    [16, 32]
-    """
-    sizes = np.asarray(masker.region_sizes_)
-    total = sizes.sum()
-    volume = voxel_volume(masker.labels_img_)
-    return pd.DataFrame({
-        "label value": [_plain(v) for v in masker.region_ids_],
-        "name": list(masker.region_names_),
-        "size (mm^3)": [int(round(s * volume)) for s in sizes],
-        "relative size (%)": [round(100.0 * s / total, 2) if total else 0.0 for s in sizes],
-    })
-
-
-def _plain(value):
-    value = value.item() if hasattr(value, "item") else value
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
 def _parameter_text(value):
     if isinstance(value, xr.DataArray):
         source = value.attrs.get("source")
@@ -232,77 +186,85 @@ def _parameter_text(value):
     return repr(value)
 
 
-def _parameters_html(masker):
+def _parameters_html(parameters):
     rows = "".join(
         f"<tr><th>{html.escape(name)}</th><td>{html.escape(_parameter_text(value))}</td></tr>"
-        for name, value in masker.get_params().items()
+        for name, value in parameters.items()
     )
     return f"<table>{rows}</table>"
 
 
-def _grid_text(img):
+def grid_text(img):
+    """The grid of ``img`` in words: "40 x 64 x 64 voxels of 3.5 x 3.75 x 3.75 mm"."""
     size = voxel_size(img)
     return (f"{' x '.join(map(str, img.shape[:3]))} voxels of "
             f"{' x '.join(f'{s:g}' for s in size)} mm")
 
 
-def masker_report(masker, *, title=None):
-    """Build the HTML report of a fitted masker (see :meth:`generate_report`).
+@dataclasses.dataclass
+class ReportContent:
+    """What a report shows, handed over by whoever is reported on (e.g. a masker).
 
     Parameters
     ----------
-    masker : LabelsMasker or Masker
-        Fitted.
-    title : str, optional
+    title : str
+    summary : str
+        One paragraph of plain text; ``**words**`` are shown in bold.
+    overlay : numpy.ndarray, 3D
+        Integer labels (``kind="labels"``) or a 0/1 mask (``kind="mask"``).
+    kind : {"labels", "mask"}
+    voxel_size : sequence of 3 floats
+        Voxel edge lengths, so that pictures are drawn to scale.
+    caption : str
+    background : numpy.ndarray, 3D, optional
+        Drawn in grey under the overlay (e.g. the mean image).
+    table : pandas.DataFrame, optional
+        With ``table_title`` and ``table_note`` (plain text).
+    parameters : dict, optional
+        Shown as a name/value table.
+    """
 
-    Returns
-    -------
-    Report
+    title: str
+    summary: str
+    overlay: np.ndarray
+    kind: str
+    voxel_size: tuple
+    caption: str
+    background: np.ndarray = None
+    table: pd.DataFrame = None
+    table_title: str = "Regions"
+    table_note: str = ""
+    parameters: dict = dataclasses.field(default_factory=dict)
+
+
+def render_report(content):
+    """The self-contained HTML page of a :class:`ReportContent`.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from roidask.grid import new_image
-    >>> from roidask.maskers import Masker
-    >>> mask = new_image(np.pad(np.ones((2, 2, 2), "int8"), 1), np.eye(4))
-    >>> "8 voxels" in masker_report(Masker(mask).fit()).html
+    >>> content = ReportContent(
+    ...     title="Mask", summary="8 voxels.", overlay=np.pad(np.ones((2, 2, 2), "int8"), 1),
+    ...     kind="mask", voxel_size=(1, 1, 1), caption="Mask outline")
+    >>> "8 voxels." in render_report(content).html
     True
     """
-    from roidask.maskers import LabelsMasker
-
-    name = type(masker).__name__
-    title = title or f"{name} report"
-    parts = [f"<h1>{html.escape(title)}</h1>"]
-    labels = isinstance(masker, LabelsMasker)
-    grid_img = masker.labels_img_ if labels else masker.mask_img_
-    background = _mean_background(masker, grid_img)
-    over_mean = " over the mean image" if background is not None else ""
-    if labels:
-        overlay = np.where(masker._codes < masker.n_elements_, masker.labels_img_.values, 0)
-        parts.append(
-            f"<p>{masker.n_elements_} regions, signals by <b>{html.escape(masker.strategy)}"
-            f"</b> on a grid of {_grid_text(grid_img)}.</p>"
-        )
-        caption = "Atlas regions" + over_mean
-    else:
-        overlay = masker._mask.astype(np.int8)
-        coverage = 100.0 * masker.n_elements_ / overlay.size
-        parts.append(
-            f"<p>The mask holds <b>{masker.n_elements_} voxels</b>, "
-            f"{coverage:.2f} % of the image ({_grid_text(grid_img)}).</p>"
-        )
-        caption = "Mask outline" + over_mean
-    picture = _draw_slices(background, overlay, "labels" if labels else "mask",
-                           voxel_size(grid_img))
+    title = content.title
+    summary = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(content.summary))
+    parts = [f"<h1>{html.escape(title)}</h1>", f"<p>{summary}</p>"]
+    picture = _draw_slices(content.background, content.overlay, content.kind,
+                           content.voxel_size)
+    caption = html.escape(content.caption)
     parts.append(f"<h2>{caption}</h2>")
     parts.append(f'<img alt="{caption}" src="data:image/png;base64,{picture}">')
-    if labels:
-        parts.append("<h2>Regions</h2>")
-        parts.append(region_table(masker).to_html(index=False, border=0, classes="regions"))
-        parts.append('<p class="note">Sizes count the voxels each signal is computed over '
-                     "(after the mask); relative sizes are shares of all labelled voxels.</p>")
-    parts.append("<h2>Parameters</h2>")
-    parts.append(_parameters_html(masker))
+    if content.table is not None:
+        parts.append(f"<h2>{html.escape(content.table_title)}</h2>")
+        parts.append(content.table.to_html(index=False, border=0, classes="regions"))
+        if content.table_note:
+            parts.append(f'<p class="note">{html.escape(content.table_note)}</p>')
+    if content.parameters:
+        parts.append("<h2>Parameters</h2>")
+        parts.append(_parameters_html(content.parameters))
     page = (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"

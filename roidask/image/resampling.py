@@ -31,9 +31,11 @@ from dask.array.core import PerformanceWarning
 from scipy import linalg
 from scipy.ndimage import binary_dilation, map_coordinates, spline_filter
 
-from roidask._imgdata import dask_data, image_on_grid, spatial_single_chunk
+from roidask._dask.chunks import spatial_single_chunk
+from roidask._dask.data import dask_data
+from roidask._utils.dtypes import resampled_dtype
 from roidask.errors import ParameterError
-from roidask.grid import as_image, image_affine
+from roidask.grid import as_image, image_affine, image_on_grid
 
 INTERPOLATION_ORDERS = {"continuous": 3, "linear": 1, "nearest": 0}
 EXTRAPOLATION_ITERATIONS = 2
@@ -113,15 +115,6 @@ def target_grid(source_affine, source_shape, target_affine, target_shape):
             "a grid that misses the image entirely",
         )
     return target_affine, tuple(target_shape)
-
-
-def resampled_dtype(dtype, interpolation):
-    """nilearn's output dtype: signed integers become floats for 'continuous'."""
-    dtype = np.dtype(dtype)
-    if interpolation == "continuous" and dtype.kind == "i":
-        name = dtype.name.replace("int", "float")
-        return np.dtype("float32" if name in ("float8", "float16") else name)
-    return dtype
 
 
 def extrapolate_out_mask(data, mask, iterations=1):

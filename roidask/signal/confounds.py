@@ -8,7 +8,7 @@ process:
 
 1. the mean of squares of each detrended series is a streaming reduction
    over the time chunks: from the float64 moments of
-   :mod:`roidask.moments` and the projection on the linear trend,
+   :mod:`roidask._dask.moments` and the projection on the linear trend,
    ``(M2 - (r . x) ** 2) / n``;
 2. the percentile is taken on that 3D array, in one small task;
 3. once the first pass has finished, the data are read a second time
@@ -41,11 +41,12 @@ import xarray as xr
 from dask import delayed
 from scipy import linalg
 
-from roidask._imgdata import dask_data, mask_truth, time_coords
+from roidask._dask.data import dask_data
+from roidask._dask.moments import COUNT, M2, MEAN, moments
+from roidask._utils.checks import mask_truth
 from roidask.errors import ParameterError
-from roidask.grid import TIME_DIM, as_image, check_same_grid
-from roidask.moments import COUNT, M2, MEAN, moments
-from roidask.signal import _linear_trend
+from roidask.grid import TIME_DIM, as_image, check_same_grid, time_coords
+from roidask.signal.cleaning import _linear_trend
 
 __all__ = ["high_variance_confounds"]
 
@@ -197,7 +198,7 @@ def high_variance_confounds(img, n_confounds=5, percentile=2.0, detrend=True, ma
         chunks=((n_times,), (n_out,)), dtype=np.float64,
         meta=np.empty((0, 0), dtype=np.float64),
     )
-    coords = {name: (TIME_DIM, values) for name, values in time_coords(img).items()}
+    coords = {name: (TIME_DIM, coord.values) for name, coord in time_coords(img).items()}
     if TIME_DIM in img.coords:
         coords[TIME_DIM] = img[TIME_DIM].values
     return xr.DataArray(vectors, dims=(TIME_DIM, "confound"), coords=coords,

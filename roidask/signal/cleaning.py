@@ -31,6 +31,7 @@ import pandas as pd
 import xarray as xr
 from scipy import linalg
 
+from roidask._utils.dtypes import float_dtype
 from roidask.errors import InputFileError, ParameterError
 from roidask.grid import TIME_DIM
 
@@ -39,14 +40,6 @@ FILTERS = ("butterworth", "cosine", False)
 EPS = np.finfo(np.float64).eps
 
 __all__ = ["butterworth", "clean", "standardize_signal"]
-
-
-def _result_dtype(dtype):
-    """nilearn's ``_ensure_float``: floats keep their dtype, ints become floats."""
-    dtype = np.dtype(dtype)
-    if dtype.kind == "f":
-        return dtype
-    return np.dtype(np.float64 if dtype.itemsize == 8 else np.float32)
 
 
 def _check_standardize(standardize):
@@ -650,7 +643,7 @@ def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", sam
         coordinates.
     confounds : array-like, DataFrame, DataArray, dask array, path, or list of them, optional
         One row per volume; regressed out of the signals. Dask-backed
-        confounds (e.g. from :func:`roidask.confounds.high_variance_confounds`)
+        confounds (e.g. from :func:`roidask.signal.confounds.high_variance_confounds`)
         stay lazy with DataArray ``signals``: they are read when the result
         is computed (numpy ``signals`` compute them at once).
     standardize_confounds : bool
@@ -724,7 +717,7 @@ needed for low_pass/high_pass filtering, got None
         low_pass=low_pass, high_pass=high_pass, t_r=t_r,
     )
     _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times, sample_mask)
-    out_dtype = _result_dtype(signals.dtype)
+    out_dtype = float_dtype(signals.dtype)
     only_censor = not (detrend or standardize or filter_type or ensure_finite) and (
         confounds is None)
     if kept is not None and only_censor:  # nothing to compute: select the volumes

@@ -2,7 +2,7 @@
 
 :func:`label` numbers connected components across chunks exactly as
 :func:`scipy.ndimage.label` does, with a task graph linear in the number of
-blocks (see :mod:`roidask.labeling`). :func:`region_sizes` counts voxels per
+blocks (see :mod:`roidask._dask.labels`). :func:`region_sizes` counts voxels per
 label with a bincount per chunk and a tree sum. :func:`connected_region_labels`
 and :func:`connected_regions` follow :func:`nilearn.regions.connected_regions`.
 
@@ -32,10 +32,10 @@ import xarray as xr
 from dask.base import is_dask_collection, tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from roidask._binary import binary_structure, mask_input
-from roidask._graphs import block_keys, nested_block_keys, new_delayed
-from roidask._imgdata import dask_data
-from roidask._segmentation import local_region_labels
+from roidask._dask.data import dask_data, mask_input
+from roidask._dask.graphs import block_keys, nested_block_keys, new_delayed
+from roidask._dask.labels import LABEL_DTYPE, label_array
+from roidask._utils.checks import binary_structure
 from roidask.errors import ParameterError
 from roidask.grid import (
     SPATIAL_DIMS,
@@ -47,7 +47,7 @@ from roidask.grid import (
     new_image,
     voxel_volume,
 )
-from roidask.labeling import LABEL_DTYPE, label_array
+from roidask.regions.local_regions import local_region_labels
 
 EXTRACT_TYPES = ("connected_components", "local_regions")
 

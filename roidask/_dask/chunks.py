@@ -80,3 +80,8 @@ def resolve_chunks(spec, shape, dtype):
         return da.core.normalize_chunks(merged, shape, dtype=np.dtype(dtype))
     except ValueError as err:
         raise ParameterError("chunks", f"positive sizes for {dims}", spec) from err
+
+
+def spatial_single_chunk(array):
+    """Whether each spatial axis of a dask array is one chunk."""
+    return all(len(array.chunks[axis]) == 1 for axis in range(len(SPATIAL_DIMS)))

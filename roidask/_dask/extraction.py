@@ -7,8 +7,8 @@ the number of chunks and read every chunk once.
 * :func:`label_statistics` reduces each chunk to per-label partial statistics
   with ``np.bincount`` (float64), then merges the partials of all spatial
   chunks of a time block in a dask tree: sums add, minima and maxima combine,
-  variances merge as :mod:`roidask.moments`' ``(count, mean, M2)`` with its
-  Chan update (:func:`~roidask.moments.merge_moments`). The label list is
+  variances merge as :mod:`roidask._dask.moments`' ``(count, mean, M2)`` with its
+  Chan update (:func:`~roidask._dask.moments.merge_moments`). The label list is
   fixed up front, so partials of every chunk have the same shape. The
   median gathers the labelled voxels of each time block (one block of
   volumes, not the whole series) and takes exact per-label medians.
@@ -30,8 +30,8 @@ Examples
 import dask.array as da
 import numpy as np
 
+from roidask._dask.moments import COUNT, M2, MEAN, N_FIELDS, _keep, merge_moments
 from roidask.errors import ParameterError
-from roidask.moments import COUNT, M2, MEAN, N_FIELDS, _keep, merge_moments
 
 STRATEGIES = (
     "mean", "median", "sum", "minimum", "maximum", "standard_deviation", "variance",
@@ -113,8 +113,8 @@ def _block_partials(block, codes, n_labels, kind):
 def _slab_partials(values, codes, n_labels, kind):
     """Partial statistics (n_labels, t, fields) of a (voxels x t) float64 slab.
 
-    For ``kind="moments"`` the fields are :mod:`roidask.moments`' ``(count,
-    mean, M2)``, merged with :func:`roidask.moments.merge_moments`.
+    For ``kind="moments"`` the fields are :mod:`roidask._dask.moments`' ``(count,
+    mean, M2)``, merged with :func:`roidask._dask.moments.merge_moments`.
     """
     n_times = values.shape[1]
     counts = np.bincount(codes, minlength=n_labels + 1)[:n_labels].astype(np.float64)

@@ -4,7 +4,7 @@ The cutoff follows nilearn's ``check_threshold``: a number is used as is; a
 string ``"97%"`` is the exact 97th percentile (scipy's
 ``scoreatpercentile``) of ``|x|`` (two-sided) or of the values >= 0
 (one-sided), over the voxels of ``mask_img`` when given, plus 1e-5. The
-percentile is computed lazily and exactly by :mod:`roidask.percentile`.
+percentile is computed lazily and exactly by :mod:`roidask._dask.percentile`.
 
 Range checks. nilearn 0.14 only *warns* when a numeric threshold lies
 outside the data (the result is then all zeros); roidask raises
@@ -33,17 +33,13 @@ import dask
 import dask.array as da
 import numpy as np
 
-from roidask._imgdata import (
-    dask_data,
-    finite_copy,
-    is_lazy,
-    mask_truth,
-    tree_reduce,
-    with_data,
-)
+from roidask._dask.data import dask_data, is_lazy
+from roidask._dask.graphs import tree_reduce
+from roidask._dask.percentile import score_at_percentile
+from roidask._utils.checks import mask_truth
+from roidask._utils.dtypes import finite_copy
 from roidask.errors import ParameterError
-from roidask.grid import as_image, like_image, same_grid
-from roidask.percentile import score_at_percentile
+from roidask.grid import as_image, like_image, same_grid, with_data
 
 PERCENTILE_EPSILON = 1e-5
 THRESHOLD_EXPECTED = "a number or a percentile string such as '97%'"
@@ -161,7 +157,7 @@ def apply_threshold(block, cutoff, mask=None, *, two_sided):
 
 def _mask_on_grid(mask_img, img):
     """``mask_img`` as a lazy boolean array on the grid of ``img`` (nilearn resamples)."""
-    from roidask.resampling import resample_to_img
+    from roidask.image.resampling import resample_to_img
 
     mask_img = as_image(mask_img, "mask_img")
     if mask_img.ndim != 3:
@@ -204,7 +200,7 @@ def cluster_size_filter(img, data, min_size):
     :func:`roidask.regions.label`; their sizes are a bincount per block and a
     tree sum.
     """
-    from roidask.regions import label
+    from roidask.regions.components import label
 
     volumes = [data] if data.ndim == 3 else [data[..., v] for v in range(data.shape[3])]
     filtered = []

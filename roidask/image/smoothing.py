@@ -27,20 +27,19 @@ Examples
 
 import functools
 import math
-import numbers
 
-import dask.array as da
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from roidask._imgdata import dask_data, finite_copy, smoothing_dtype
-from roidask.errors import ParameterError
+from roidask._dask.data import dask_data
+from roidask._dask.halo import halo_map
+from roidask._utils.checks import check_fwhm
+from roidask._utils.dtypes import finite_copy, float_dtype
 from roidask.grid import SPATIAL_DIMS, as_image, like_image, voxel_size
 
 FWHM_TO_SIGMA = math.sqrt(8 * math.log(2))
 TRUNCATE = 4.0
 FAST_NEIGHBOR_WEIGHT = 0.2
-FWHM_EXPECTED = "a number >= 0 (mm), a sequence of 3, None or 'fast'"
 
 
 def fwhm_to_sigma(fwhm, voxel_sizes):
@@ -59,31 +58,6 @@ def fwhm_to_sigma(fwhm, voxel_sizes):
 def kernel_radius(sigma, truncate=TRUNCATE):
     """The half-width scipy's ``gaussian_filter1d`` gives its kernel, in voxels."""
     return int(truncate * float(sigma) + 0.5) if sigma > 0 else 0
-
-
-def _check_fwhm(fwhm):
-    """Validate ``fwhm``; return None, 'fast' or a length-3 float array."""
-    if fwhm is None:
-        return None
-    if isinstance(fwhm, str):
-        if fwhm == "fast":
-            return "fast"
-        raise ParameterError("fwhm", FWHM_EXPECTED, fwhm)
-    if isinstance(fwhm, numbers.Real) and not isinstance(fwhm, bool):
-        values = [fwhm] * 3
-    elif isinstance(fwhm, (list, tuple, np.ndarray)) and np.ndim(fwhm) == 1 and len(fwhm) == 3:
-        values = list(fwhm)
-    else:
-        raise ParameterError("fwhm", FWHM_EXPECTED, fwhm)
-    values = [0.0 if v is None else v for v in values]
-    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
-        raise ParameterError("fwhm", FWHM_EXPECTED, fwhm)
-    values = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise ParameterError("fwhm", FWHM_EXPECTED, fwhm)
-    if np.all(values == 0):
-        return None
-    return values
 
 
 def _fast_smooth(arr):
@@ -123,66 +97,6 @@ def smooth_block(block, *, sigmas, fast, dtype):
     return arr
 
 
-def merge_thin_chunks(chunks, width):
-    """Merge neighbouring chunks until each is at least ``width`` wide.
-
-    Boundaries of the result are boundaries of the input, so splitting back
-    to the input chunks is pure slicing.
-
-    Examples
-    --------
-    >>> merge_thin_chunks((3, 3, 3, 3, 3, 3, 2), 8)
-    (9, 11)
-    >>> merge_thin_chunks((3, 3), 8)
-    (6,)
-    """
-    merged, current = [], 0
-    for size in chunks:
-        current += size
-        if current >= width:
-            merged.append(current)
-            current = 0
-    if current:
-        if merged:
-            merged[-1] += current
-        else:
-            merged.append(current)
-    return tuple(merged)
-
-
-def halo_map(func, data, radius, dtype):
-    """Apply a block function that needs ``radius[axis]`` neighbours per side.
-
-    Axes in one chunk get no halo; others get one :func:`dask.array.map_overlap`
-    with ``boundary="none"``, after merging chunks thinner than the halo (and
-    splitting back afterwards). ``func`` must handle the true image edges
-    itself (a block touching an edge starts or ends there).
-    """
-    chunks = list(data.chunks)
-    for axis, width in enumerate(radius):
-        if width > 0 and len(chunks[axis]) > 1:
-            chunks[axis] = merge_thin_chunks(chunks[axis], width)
-    depth = {
-        axis: (width if width > 0 and len(chunks[axis]) > 1 else 0)
-        for axis, width in enumerate(radius)
-    }
-    depth.update({axis: 0 for axis in range(len(radius), data.ndim)})
-    meta = np.empty((0,) * data.ndim, dtype=dtype)
-    original = data.chunks
-    if tuple(chunks) != original:
-        data = data.rechunk(tuple(chunks))
-    if any(depth.values()):
-        out = da.map_overlap(
-            func, data, depth=depth, boundary="none", trim=True, dtype=dtype, meta=meta,
-            allow_rechunk=False,
-        )
-    else:
-        out = data.map_blocks(func, dtype=dtype, meta=meta)
-    if out.chunks != original:
-        out = out.rechunk(original)
-    return out
-
-
 def smooth_img(img, fwhm):
     """Smooth an image with a Gaussian kernel of a given FWHM, lazily.
 
@@ -220,9 +134,9 @@ def smooth_img(img, fwhm):
     (100.0, 'float32')
     """
     img = as_image(img)
-    fwhm = _check_fwhm(fwhm)
+    fwhm = check_fwhm(fwhm)
     data = dask_data(img)
-    dtype = smoothing_dtype(data.dtype)
+    dtype = float_dtype(data.dtype)
     if isinstance(fwhm, str):
         sigmas, radius = (0.0,) * 3, (1,) * 3
     elif fwhm is None:

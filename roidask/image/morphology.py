@@ -3,14 +3,14 @@
 Each local operation normalizes its arguments, computes its halo depth
 (structure radius x iterations, twice that for opening and closing, which run
 both steps in one pass) and runs **one** :func:`dask.array.map_overlap` with
-``boundary="none"`` through :func:`roidask.smoothing.halo_map`, as smoothing
+``boundary="none"`` through :func:`roidask.image.smoothing.halo_map`, as smoothing
 does: blocks on the true edges of the image get no padding, so scipy's own
 ``border_value`` applies there exactly as on the whole array, and errors from
 cut block edges stay inside the halo that is trimmed away. Chunks thinner
 than the halo are merged first (and the result is rechunked back).
 
 :func:`binary_fill_holes` is not local: it labels the background across
-chunks (:func:`roidask.labeling.label_array`) and keeps as holes the
+chunks (:func:`roidask._dask.labels.label_array`) and keeps as holes the
 background components that do not touch the image border.
 
 Inputs are boolean or integer images (nonzero is foreground); outputs are
@@ -19,7 +19,7 @@ boolean images on the same grid. A 4D image is processed volume by volume.
 Examples
 --------
 >>> import numpy as np, roidask
->>> from roidask.morphology import binary_dilation
+>>> from roidask.image.morphology import binary_dilation
 >>> data = np.zeros((5, 5, 5), bool)
 >>> data[2, 2, 2] = True
 >>> img = roidask.new_image(data, np.eye(4)).chunk(2)
@@ -35,16 +35,12 @@ import numpy as np
 from dask.base import tokenize
 from scipy import ndimage as ndi
 
-from roidask._binary import (
-    binary_structure,
-    check_border_value,
-    check_iterations,
-    mask_input,
-)
-from roidask._graphs import block_keys, new_delayed
+from roidask._dask.data import mask_input
+from roidask._dask.graphs import block_keys, new_delayed
+from roidask._dask.halo import halo_map
+from roidask._dask.labels import label_array
+from roidask._utils.checks import binary_structure, check_border_value, check_iterations
 from roidask.grid import like_image
-from roidask.labeling import label_array
-from roidask.smoothing import halo_map
 
 _STEPS = {
     "dilation": ("dilation",),

@@ -34,7 +34,7 @@ import dask.array as da
 import numpy as np
 from dask.graph_manipulation import bind
 
-from roidask._imgdata import tree_reduce
+from roidask._dask.graphs import tree_reduce
 
 DIGIT_BITS = 16
 

@@ -14,6 +14,7 @@ Examples
 15
 """
 
+import dask
 import numpy as np
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
@@ -41,3 +42,11 @@ def new_delayed(keys, layer, dsk, dependencies):
     if isinstance(keys, tuple):
         return tuple(Delayed(key, graph, layer=layer) for key in keys)
     return Delayed(keys, graph, layer=layer)
+
+
+def tree_reduce(items, combine, split=8):
+    """Combine delayed values in a tree of fan-in ``split`` (graph linear in items)."""
+    combine = dask.delayed(combine, pure=True)
+    while len(items) > 1:
+        items = [combine(*items[i:i + split]) for i in range(0, len(items), split)]
+    return items[0]

@@ -1,0 +1,1 @@
+"""Rules shared by every layer: argument checks, dtypes, docstrings, warnings."""

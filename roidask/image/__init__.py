@@ -1,0 +1,49 @@
+"""Image operations with nilearn's names and results, lazy on dask.
+
+``from nilearn.image import smooth_img`` becomes ``from roidask.image import
+smooth_img``. Nothing here computes: every function returns an image backed
+by a dask graph. Besides nilearn's names: ``std_img``, mask logic
+(``mask_and``, ``mask_or``, ``mask_not``) and binary morphology.
+
+Examples
+--------
+>>> from roidask.image import mean_img, smooth_img
+>>> from roidask.testing import random_image
+>>> img = random_image((6, 7, 5, 4), chunks={"t": 2})
+>>> mean_img(smooth_img(img, 6.0)).shape
+(6, 7, 5)
+"""
+
+from roidask.image.mask_logic import mask_and, mask_not, mask_or
+from roidask.image.morphology import (
+    binary_closing,
+    binary_dilation,
+    binary_erosion,
+    binary_fill_holes,
+    binary_opening,
+)
+from roidask.image.new_img import new_img_like
+from roidask.image.resampling import resample_img, resample_to_img
+from roidask.image.smoothing import smooth_img
+from roidask.image.thresholding import binarize_img, threshold_img
+from roidask.image.volumes import index_img, mean_img, std_img
+
+__all__ = [
+    "binarize_img",
+    "binary_closing",
+    "binary_dilation",
+    "binary_erosion",
+    "binary_fill_holes",
+    "binary_opening",
+    "index_img",
+    "mask_and",
+    "mask_not",
+    "mask_or",
+    "mean_img",
+    "new_img_like",
+    "resample_img",
+    "resample_to_img",
+    "smooth_img",
+    "std_img",
+    "threshold_img",
+]
