@@ -6,8 +6,8 @@ from nilearn import datasets
 from scipy import ndimage as ndi
 
 import roidask
-from roidask.image import morphology
 from roidask.errors import ParameterError
+from roidask.image import morphology
 from roidask.testing import raise_if_dask_computes
 
 AFFINE = np.diag([2.0, 2.5, 3.0, 1.0])
