@@ -39,6 +39,7 @@ from roidask._dask.moments import (
     moments,
     pool_groups,
 )
+from roidask._utils.checks import check_bool
 from roidask.errors import ParameterError
 from roidask.grid import SPATIAL_DIMS, TIME_DIM, as_image, check_same_grid, like_image
 
@@ -66,11 +67,6 @@ def _time_series(img, name, min_volumes=2):
 def _check_choice(value, name, choices):
     if not isinstance(value, str) or value not in choices:
         raise ParameterError(name, f"one of {choices}", value)
-
-
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ParameterError(name, "True or False", value)
 
 
 def _check_max(value):
@@ -283,7 +279,7 @@ def ttest_ind(img_a, img_b, *, equal_var=True, alternative="two-sided",
     """
     img_a, img_b = _time_series(img_a, "img_a"), _time_series(img_b, "img_b")
     check_same_grid(img_a, img_b, ("img_a", "img_b"))
-    _check_bool(equal_var, "equal_var")
+    check_bool(equal_var, "equal_var")
     _check_choice(alternative, "alternative", ALTERNATIVES)
     _check_max(neg_log10_p_max)
     ma = moments(dask_data(img_a))[..., 0, :]

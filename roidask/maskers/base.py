@@ -7,12 +7,12 @@ and :func:`_documented` fills the parameters they document alike into their
 docstrings.
 """
 
-import numbers
 
 import numpy as np
 import xarray as xr
 
 from roidask._dask.chunks import TARGET_CHUNK_BYTES
+from roidask._utils.checks import check_bool, check_fwhm
 from roidask.errors import ParameterError, RoidaskError
 from roidask.grid import TIME_DIM, chunk_data, same_grid
 from roidask.image.resampling import resample_to_img
@@ -61,25 +61,6 @@ def _documented(cls):
     return cls
 
 
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ParameterError(name, "True or False", value)
-    return bool(value)
-
-
-def _check_fwhm(fwhm):
-    if fwhm is None:
-        return None
-    if isinstance(fwhm, str) and fwhm == "fast":
-        return fwhm
-    values = np.atleast_1d(np.asarray(fwhm, dtype=object))
-    if values.size not in (1, 3) or not all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 0 for v in values
-    ):
-        raise ParameterError("smoothing_fwhm", "a FWHM in mm >= 0, 3 of them, or None", fwhm)
-    return fwhm
-
-
 class _BaseMasker:
     """Parameters, cleaning and reports shared by the maskers."""
 
@@ -117,9 +98,9 @@ class _BaseMasker:
             )
 
     def _check_common(self):
-        self._fwhm = _check_fwhm(self.smoothing_fwhm)
+        self._fwhm = check_fwhm(self.smoothing_fwhm, "smoothing_fwhm")
         for name in ("detrend", "standardize_confounds", "high_variance_confounds"):
-            _check_bool(getattr(self, name), name)
+            check_bool(getattr(self, name), name)
         _check_standardize(self.standardize)
         _check_filter("butterworth", self.low_pass, self.high_pass, self.t_r)
 

@@ -15,7 +15,7 @@ import xarray as xr
 
 from roidask._dask.data import dask_data
 from roidask._dask.extraction import STRATEGIES, label_codes, label_statistics
-from roidask._utils.checks import mask_values
+from roidask._utils.checks import check_bool, mask_values
 from roidask.errors import ParameterError
 from roidask.grid import (
     TIME_DIM,
@@ -28,7 +28,7 @@ from roidask.grid import (
     voxel_volume,
 )
 from roidask.image.resampling import resample_img
-from roidask.maskers.base import _BaseMasker, _check_bool, _documented
+from roidask.maskers.base import _BaseMasker, _documented
 from roidask.maskers.inputs import _load
 from roidask.maskers.inverse import _inverse, _spatial_facts
 
@@ -119,7 +119,7 @@ class LabelsMasker(_BaseMasker):
             raise ParameterError(
                 "resampling_target", "'data', 'labels' or None", self.resampling_target
             )
-        _check_bool(self.keep_masked_labels, "keep_masked_labels")
+        check_bool(self.keep_masked_labels, "keep_masked_labels")
         if self.labels is not None and (
             not isinstance(self.labels, (list, tuple))
             or not all(isinstance(name, str) for name in self.labels)
