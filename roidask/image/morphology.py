@@ -3,7 +3,7 @@
 Each local operation normalizes its arguments, computes its halo depth
 (structure radius x iterations, twice that for opening and closing, which run
 both steps in one pass) and runs **one** :func:`dask.array.map_overlap` with
-``boundary="none"`` through :func:`roidask.image.smoothing.halo_map`, as smoothing
+``boundary="none"`` through :func:`roidask._dask.halo.halo_map`, as smoothing
 does: blocks on the true edges of the image get no padding, so scipy's own
 ``border_value`` applies there exactly as on the whole array, and errors from
 cut block edges stay inside the halo that is trimmed away. Chunks thinner
