@@ -72,3 +72,19 @@ def run_measured(command, interval=0.05, env=None):
 def python_snippet(code):
     """A command that runs ``code`` in a fresh Python interpreter."""
     return [sys.executable, "-c", code]
+
+
+def markdown_table(header, rows):
+    """A Markdown table (one string) from a header and rows of cells.
+
+    Examples
+    --------
+    >>> print(markdown_table(["a", "b"], [[1, "x"]]))
+    | a | b |
+    |---|---|
+    | 1 | x |
+    """
+    lines = ["| " + " | ".join(str(cell) for cell in header) + " |",
+             "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
