@@ -33,6 +33,9 @@ against nilearn's float32 result (nilearn filters in float32; ``get_fdata``
 only widens it).
 
 Run: python benchmarks/bench_smoothing.py [--size haxby] [--workdir /tmp/roidask-bench]
+(To measure another copy of roidask, e.g. a snapshot of a commit made with
+``git archive HEAD roidask | tar -x -C /tmp/snap``, run with
+``PYTHONPATH=/tmp/snap``; the header line names the copy measured.)
 """
 
 import argparse
@@ -46,7 +49,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from measure import markdown_table, run_measured
+from measure import child_env, markdown_table, run_measured
 
 FWHM = 6.0
 SIGMA_PER_FWHM = 1 / np.sqrt(8 * np.log(2))
@@ -198,8 +201,7 @@ def main():
             pass
 
     def python_row(row, single_thread=False):
-        env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent),
-                   **(SINGLE_THREAD if single_thread else {}))
+        env = child_env(**(SINGLE_THREAD if single_thread else {}))
         return run_measured([sys.executable, __file__, "--workdir", args.workdir,
                              "--size", args.size, "--row", row], env=env)
 
@@ -255,6 +257,9 @@ def main():
     bound_s = min(bandwidth["best_1"], bandwidth["best_2"])
     gb_moved = 2 * bandwidth["nbytes"] / 1e9
 
+    import roidask
+
+    print(f"roidask {roidask.__version__} from {Path(roidask.__file__).parent}")
     reference = np.load(out / "nilearn.npy")
     nilearn_s = table[0][3]
     floor_s = table[1][3]

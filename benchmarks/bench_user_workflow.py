@@ -42,6 +42,9 @@ by their largest difference relative to the largest nilearn signal value.
 
 Run: python benchmarks/bench_user_workflow.py [--size haxby] [--workdir /tmp/roidask-bench]
      [--mode both|script|notebook] [--schedulers threads,get_client,Client()]
+(To measure another copy of roidask, e.g. a snapshot of a commit made with
+``git archive HEAD roidask | tar -x -C /tmp/snap``, run with
+``PYTHONPATH=/tmp/snap``; the header line names the copy measured.)
 """
 
 import argparse
@@ -56,7 +59,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from measure import markdown_table, run_measured
+from measure import child_env, markdown_table, run_measured
 
 FWHM = 6
 THRESHOLD = 5
@@ -273,8 +276,7 @@ def main():
     for mode in modes:
         for name in ["nilearn"] + [f"roidask {s}" for s in schedulers]:
             scratch = tempfile.mkdtemp(prefix="roidask-staging-")  # cold: no staged copy yet
-            env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent),
-                       ROIDASK_STAGING_DIR=scratch)
+            env = child_env(ROIDASK_STAGING_DIR=scratch)
             result = run_measured([sys.executable, __file__, "--workdir", args.workdir,
                                    "--size", args.size, "--mode", mode, "--variant", name],
                                   env=env)
@@ -286,6 +288,9 @@ def main():
 
     import nibabel as nib
 
+    import roidask
+
+    print(f"roidask {roidask.__version__} from {Path(roidask.__file__).parent}")
     func = nib.load(data_dir / "func.nii.gz")
     results = data_dir / "results-user"
     n_rois = int(np.load(results / modes[0] / "nilearn" / "labels.npy").max())

@@ -11,10 +11,12 @@ Examples
 """
 
 import dataclasses
+import os
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 
@@ -88,3 +90,14 @@ def markdown_table(header, rows):
              "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def child_env(**extra):
+    """This environment for a child process: benchmarks/ importable, ``extra`` set.
+
+    The benchmarks folder goes in front of any ``PYTHONPATH`` already set, so
+    ``PYTHONPATH=/path/to/other/roidask python benchmarks/...`` measures that
+    copy of the package.
+    """
+    path = [str(Path(__file__).parent)] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(path), **extra)
