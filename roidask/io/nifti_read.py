@@ -3,10 +3,14 @@
 A :class:`NiftiArray` stands for the voxel data of one file. It reports the
 true dtype before anything is read (scaled integers read as float64, as
 nibabel returns them), pickles as a few numbers so dask can send it to
-distributed workers, and reads through one nibabel image per process, kept
-open, so reads of a ``.nii.gz`` share one ``indexed_gzip`` seek index.
+distributed workers, and reads through the process's :class:`OpenFileCache`:
+a bounded LRU cache of open files (``roidask.open-files`` in the dask
+config), so reads of a ``.nii.gz`` share one ``indexed_gzip`` seek index
+and a long batch never holds more than the bound of files open.
 """
 
+import collections
+import contextlib
 import gzip
 import os
 import struct
@@ -14,21 +18,40 @@ import threading
 import zlib
 from pathlib import Path
 
+import dask
 import dask.array as da
 import nibabel as nib
 import numpy as np
 from dask.base import tokenize
+from indexed_gzip import IndexedGzipFile, ZranError
 from isal.isal_zlib import error as IsalError
 
 from roidask._dask.chunks import resolve_chunks
-from roidask.errors import InputFileError
+from roidask.errors import InputFileError, ParameterError, RoidaskError
 from roidask.grid import new_image
 from roidask.io.staging import stage, staging_enabled
 
-READ_ERRORS = (EOFError, OSError, zlib.error, ValueError, IsalError)
-_OPEN_IMAGES = {}
-_OPEN_LOCK = threading.Lock()
+READ_ERRORS = (EOFError, OSError, zlib.error, ValueError, IsalError, ZranError)
 TIME_UNIT_SECONDS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
+OPEN_FILES_KEY = "roidask.open-files"
+DEFAULT_OPEN_FILES = 64
+
+
+def open_files_bound():
+    """How many files a process keeps open for reading (dask config ``roidask.open-files``).
+
+    Set it with ``dask.config.set({"roidask.open-files": 16})``, or on
+    distributed workers with the environment variable
+    ``DASK_ROIDASK__OPEN_FILES=16``; the default is :data:`DEFAULT_OPEN_FILES`.
+    """
+    bound = dask.config.get(OPEN_FILES_KEY, DEFAULT_OPEN_FILES)
+    try:
+        bound = int(bound)
+    except (TypeError, ValueError):
+        bound = 0
+    if bound < 1:
+        raise ParameterError(OPEN_FILES_KEY, "a positive integer (dask config)", bound)
+    return bound
 
 
 def _file_key(path):
@@ -36,20 +59,139 @@ def _file_key(path):
     return (str(path), stat.st_mtime_ns, stat.st_size)
 
 
-def _cached_image(path, nbytes):
-    """The process's nibabel image of ``path``: staged if it is a .nii.gz."""
-    key = _file_key(path)
-    with _OPEN_LOCK:
-        image = _OPEN_IMAGES.get(key)
-    if image is not None:
-        return image
+class _OpenFile:
+    """One file opened for reading: its nibabel image and the stream it holds open."""
+
+    def __init__(self, image, stream=None):
+        self.image, self.stream = image, stream
+        self.users, self.evicted = 0, False
+
+    def close(self):
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+
+class OpenFileCache:
+    """A bounded, thread-safe LRU cache of the files a process reads from.
+
+    Each entry is a nibabel image: of the staged uncompressed copy of a
+    ``.nii.gz``, of a ``.nii`` (both opened per read, holding no descriptor
+    between reads), or of a ``.nii.gz`` read in place through one
+    ``indexed_gzip`` stream kept open with its seek index. When more than
+    :func:`open_files_bound` files are cached, the least recently used is
+    closed; one still being read by another thread is closed when that read
+    ends. A file changed on disk (size or mtime) gets a new entry. The cache
+    belongs to its process: arrays pickle without it, and each worker keeps
+    its own.
+
+    Examples
+    --------
+    >>> import numpy as np, nibabel as nib, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.nii")
+    >>> nib.save(nib.Nifti1Image(np.ones((2, 2, 2), "int16"), np.eye(4)), path)
+    >>> cache = OpenFileCache()
+    >>> with cache.use(path, 16) as image:
+    ...     image.shape
+    (2, 2, 2)
+    >>> len(cache)
+    1
+    >>> cache.clear(); len(cache)
+    0
+    """
+
+    def __init__(self):
+        self._entries = collections.OrderedDict()
+        self._opening = {}
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        with self._lock:
+            return len(self._entries)
+
+    @contextlib.contextmanager
+    def use(self, path, nbytes):
+        """The nibabel image of ``path``, kept open while the block runs."""
+        entry = self._acquire(str(path), nbytes)
+        try:
+            yield entry.image
+        finally:
+            self._release(entry)
+
+    def clear(self):
+        """Close every cached file (files being read close when their reads end)."""
+        with self._lock:
+            entries = list(self._entries.values())
+            self._entries.clear()
+            for entry in entries:
+                entry.evicted = True
+            idle = [entry for entry in entries if entry.users == 0]
+        for entry in idle:
+            entry.close()
+
+    def _lookup(self, key):
+        """The cached entry of ``key``, marked in use, or None (call under the lock)."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            entry.users += 1
+        return entry
+
+    def _acquire(self, path, nbytes):
+        key = _file_key(path)
+        with self._lock:
+            entry = self._lookup(key)
+            if entry is not None:
+                return entry
+            opening = self._opening.setdefault(key, threading.Lock())
+        with opening:  # one thread opens (stages, verifies) a file; the others wait
+            with self._lock:
+                entry = self._lookup(key)
+            if entry is not None:
+                return entry
+            entry = _open_file(path, key, nbytes)
+            entry.users = 1
+            with self._lock:
+                self._entries[key] = entry
+                self._opening.pop(key, None)
+                evicted = []
+                while len(self._entries) > open_files_bound():
+                    _, old = self._entries.popitem(last=False)
+                    old.evicted = True
+                    if old.users == 0:
+                        evicted.append(old)
+        for old in evicted:
+            old.close()
+        return entry
+
+    def _release(self, entry):
+        with self._lock:
+            entry.users -= 1
+            close = entry.evicted and entry.users == 0
+        if close:
+            entry.close()
+
+
+OPEN_FILES = OpenFileCache()
+
+
+def _open_file(path, key, nbytes):
+    """Open ``path`` for reading: staged if it is a .nii.gz and staging is on."""
     source = path
     if path.endswith(".gz") and staging_enabled():
         source = stage(path, key, nbytes) or path
-    staged = source != path
-    image = nib.load(source, keep_file_open=not staged, mmap=False)
-    with _OPEN_LOCK:
-        return _OPEN_IMAGES.setdefault(key, image)
+    image = nib.load(source, keep_file_open=False, mmap=False)
+    if source != path or not path.endswith(".gz"):
+        return _OpenFile(image)
+    stream = IndexedGzipFile(path, drop_handles=False)
+    try:
+        klass = type(image)
+        image = klass.from_file_map(klass.make_file_map({"image": stream, "header": stream}),
+                                    mmap=False)
+    except BaseException:
+        stream.close()
+        raise
+    return _OpenFile(image, stream)
 
 
 def _slab_range(key, shape):
@@ -109,11 +251,13 @@ class NiftiArray:
         if not isinstance(key, tuple):
             key = (key,)
         try:
-            image = _cached_image(self.path, self.nbytes)
-            block = _read_slab(image.dataobj, key) if len(image.shape) == self.ndim else None
-            if block is None:
-                # files stored with extra trailing singleton dims are read through them
-                block = image.dataobj[key + (0,) * (len(image.shape) - self.ndim)]
+            with OPEN_FILES.use(self.path, self.nbytes) as image:
+                block = _read_slab(image.dataobj, key) if len(image.shape) == self.ndim else None
+                if block is None:
+                    # files stored with extra trailing singleton dims are read through them
+                    block = image.dataobj[key + (0,) * (len(image.shape) - self.ndim)]
+        except RoidaskError:
+            raise
         except READ_ERRORS as err:
             raise InputFileError(
                 self.path, f"could not read voxel data ({err})", "the file is truncated or corrupt"
