@@ -27,17 +27,26 @@ Examples
 [[0.0, 6.0], [1.0, 7.0], [2.0, 8.0], [3.0, 9.0]]
 """
 
+import dataclasses
+
 import dask.array as da
 import numpy as np
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
+from scipy import ndimage, sparse
 
 from roidask._dask.moments import COUNT, M2, MEAN, N_FIELDS, _keep, merge_moments
+from roidask._dask.pending import unwind_weights
+from roidask._utils.dtypes import finite_copy
 from roidask.errors import ParameterError
 
 STRATEGIES = (
     "mean", "median", "sum", "minimum", "maximum", "standard_deviation", "variance",
 )
 
-__all__ = ["STRATEGIES", "label_codes", "label_statistics", "masked_voxels", "unmask"]
+__all__ = [
+    "STRATEGIES", "label_codes", "label_statistics", "masked_voxels", "unmask", "weighted_sums",
+]
 
 
 def label_codes(labels, label_values):
@@ -224,6 +233,13 @@ def label_statistics(data, codes, n_labels, strategy="mean", *, split_every=None
         raise ParameterError("strategy", f"one of {STRATEGIES}", strategy)
     data = data if isinstance(data, da.Array) else da.from_array(np.asarray(data), chunks=-1)
     codes = np.asarray(codes, dtype=np.int32)
+    counts = np.bincount(codes.ravel(), minlength=n_labels + 1)[:n_labels].astype(np.float64)
+    if strategy in ("mean", "sum"):
+        raw, weights, dtype = unwind_weights(data, _label_crops(codes, n_labels))
+        if dtype is not None:  # sums of a linear per-volume operator's values
+            sums = weighted_sums(raw, weights, dtype)
+            return sums if strategy == "sum" else sums.map_blocks(
+                _per_count, counts, dtype=np.float64)
     if strategy == "median":
         return _label_medians(data, codes, n_labels)
     kind = {"mean": "sum", "sum": "sum", "minimum": "minimum", "maximum": "maximum"}.get(
@@ -238,11 +254,108 @@ def label_statistics(data, codes, n_labels, strategy="mean", *, split_every=None
         meta=np.empty((0,) * 6, dtype=np.float64),
     )
     stats = _reduce_partials(partials, kind, split_every)
-    counts = np.bincount(codes.ravel(), minlength=n_labels + 1)[:n_labels].astype(np.float64)
     return stats.map_blocks(
         _finish, counts, strategy, drop_axis=2, chunks=(stats.chunks[0], stats.chunks[1]),
         dtype=np.float64, meta=np.empty((0, 0), dtype=np.float64),
     ).T
+
+
+def _per_count(sums, counts):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts
+
+
+def _label_crops(codes, n_labels):
+    """Each label's indicator as a float64 crop of its bounding box (None if empty)."""
+    boxes = ndimage.find_objects(np.where(codes < n_labels, codes + 1, 0), max_label=n_labels)
+    return [None if box is None else ((codes[box] == code).astype(np.float64), box)
+            for code, box in enumerate(boxes)]
+
+
+@dataclasses.dataclass(frozen=True)
+class _BlockWeights:
+    """The weighted voxels of one spatial block: their positions and an (L x voxels) matrix."""
+
+    index: tuple
+    matrix: sparse.csr_matrix
+
+
+def _block_weights(weights, block, n_columns):
+    """The part of every column's weights that falls in ``block`` (a tuple of slices)."""
+    rows, positions, values = [], [], []
+    shape = tuple(b.stop - b.start for b in block)
+    for column, item in enumerate(weights):
+        if item is None:
+            continue
+        crop, box = item
+        inner = tuple(slice(max(a.start, b.start), min(a.stop, b.stop)) for a, b in zip(box, block))
+        if any(s.start >= s.stop for s in inner):
+            continue
+        part = crop[tuple(slice(s.start - a.start, s.stop - a.start) for s, a in zip(inner, box))]
+        local = np.nonzero(part)
+        values.append(part[local])
+        positions.append(np.ravel_multi_index(
+            tuple(ax + s.start - b.start for ax, s, b in zip(local, inner, block)), shape))
+        rows.append(np.full(local[0].size, column))
+    if not values or not sum(v.size for v in values):
+        return None
+    flat, columns = np.unique(np.concatenate(positions), return_inverse=True)
+    matrix = sparse.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), columns)), shape=(n_columns, flat.size))
+    return _BlockWeights(np.unravel_index(flat, shape), matrix)
+
+
+def _weighted_block(block, weights, dtype, n_columns, n_times):
+    """(1, 1, 1, columns, t) weighted sums of one block's voxels; zeros if it has none."""
+    if weights is None:
+        return np.zeros((1, 1, 1, n_columns, n_times))
+    values = finite_copy(np.asarray(block)[weights.index], dtype).astype(np.float64, copy=False)
+    return (weights.matrix @ values)[None, None, None]
+
+
+def weighted_sums(data, weights, dtype):
+    """Weighted sums of every volume's voxels, one per weight map, in one pass.
+
+    Parameters
+    ----------
+    data : dask.array.Array, shape (I, J, K, T)
+    weights : list of (numpy.ndarray, tuple of slices) or None
+        Float64 weight crops of the grid and where they sit (None: all zero).
+    dtype : numpy.dtype
+        Values are cast to ``dtype`` with non-finite values as 0, then summed
+        in float64.
+
+    Returns
+    -------
+    dask.array.Array of float64, shape (T, len(weights))
+        One chunk per time block of ``data``. Spatial blocks that no weight
+        touches are not read.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np
+    >>> data = da.from_array(np.arange(16.0).reshape(2, 2, 2, 2), chunks=(1, 2, 2, 1))
+    >>> weights = [(np.full((1, 1, 1), 2.0), (slice(1, 2), slice(0, 1), slice(0, 1))), None]
+    >>> weighted_sums(data, weights, np.float32).compute().tolist()
+    [[16.0, 0.0], [18.0, 0.0]]
+    """
+    n_columns = len(weights)
+    bounds = [np.cumsum((0,) + c) for c in data.chunks[:3]]
+    name = "weighted-sums-" + tokenize(data, [(None if w is None else (w[0], w[1]))
+                                              for w in weights], dtype)
+    dsk = {}
+    for index in np.ndindex(*data.numblocks[:3]):
+        block = tuple(slice(b[i], b[i + 1]) for b, i in zip(bounds, index))
+        block_weights = _block_weights(weights, block, n_columns)
+        for t, n_times in enumerate(data.chunks[3]):
+            source = (data.name, *index, t) if block_weights is not None else None
+            dsk[(name, *index, 0, t)] = (
+                _weighted_block, source, block_weights, dtype, n_columns, n_times)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[data])
+    chunks = tuple((1,) * n for n in data.numblocks[:3]) + ((n_columns,), data.chunks[3])
+    partials = da.Array(graph, name, chunks, dtype=np.float64,
+                        meta=np.empty((0,) * 5, dtype=np.float64))
+    return partials.sum(axis=(0, 1, 2)).T
 
 
 def _label_medians(data, codes, n_labels):

@@ -25,17 +25,20 @@ Examples
 'float32'
 """
 
+import dataclasses
 import functools
 import math
+import typing
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from roidask._dask.data import dask_data
 from roidask._dask.halo import halo_map
+from roidask._dask.pending import PendingArray
 from roidask._utils.checks import check_fwhm
 from roidask._utils.dtypes import finite_copy, float_dtype
-from roidask.grid import SPATIAL_DIMS, as_image, like_image, voxel_size
+from roidask.grid import as_image, like_image, voxel_size
 
 FWHM_TO_SIGMA = math.sqrt(8 * math.log(2))
 TRUNCATE = 4.0
@@ -78,8 +81,23 @@ def _fast_smooth(arr):
     return smoothed
 
 
+def _smooth_volume(volume, sigmas, fast):
+    """Smooth one contiguous float volume in place (scipy keeps each line's arithmetic)."""
+    if fast:
+        return _fast_smooth(volume)
+    for axis, sigma in enumerate(sigmas):
+        if sigma > 0.0:
+            gaussian_filter1d(volume, sigma, output=volume, axis=axis, truncate=TRUNCATE)
+    return volume
+
+
 def smooth_block(block, *, sigmas, fast, dtype):
     """Smooth one block of voxels in ``(i, j, k[, t])`` order as nilearn does.
+
+    A 4D block is filtered one volume at a time, each copied to a contiguous
+    float buffer first: the 1D filters then run on cache-resident data in a
+    fast axis order, and give the same values as filtering the whole 4D
+    array (each line is computed the same way).
 
     Examples
     --------
@@ -88,13 +106,72 @@ def smooth_block(block, *, sigmas, fast, dtype):
     >>> out.dtype.name, float(out.min())
     ('float32', 1.0)
     """
-    arr = finite_copy(block, dtype)
-    if fast:
-        return _fast_smooth(arr)
-    for axis, sigma in enumerate(sigmas):
-        if sigma > 0.0:
-            gaussian_filter1d(arr, sigma, output=arr, axis=axis)
-    return arr
+    if block.ndim == 3:
+        return _smooth_volume(finite_copy(block, dtype), sigmas, fast)
+    order = "F" if block.flags.f_contiguous and not block.flags.c_contiguous else "C"
+    out = np.empty(block.shape, dtype=dtype, order=order)
+    for t in range(block.shape[3]):
+        out[..., t] = _smooth_volume(finite_copy(block[..., t], dtype), sigmas, fast)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _filter_matrix(length, sigma):
+    """``A`` with ``gaussian_filter1d(x) == A @ x`` along an axis of ``length`` voxels."""
+    return gaussian_filter1d(np.eye(length), sigma, axis=0, truncate=TRUNCATE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Smoothing:
+    """Per-volume smoothing as :func:`smooth_img` does it: a linear operator.
+
+    Linear in the finite float values (non-finite voxels count as 0), so
+    selections, time means and region sums of a smoothed image can skip it
+    (see :mod:`roidask._dask.pending`).
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> op = Smoothing(sigmas=(1.0, 1.0, 0.0), fast=False, dtype=np.dtype("float32"))
+    >>> weights, box = op.adjoint(np.ones((1, 1, 1)), (slice(5, 6),) * 3, (10, 10, 10))
+    >>> box, round(float(weights.sum()), 6)
+    ((slice(1, 10, None), slice(1, 10, None), slice(5, 6, None)), 1.0)
+    """
+
+    sigmas: tuple
+    fast: bool
+    dtype: np.dtype
+    linear: typing.ClassVar[bool] = True
+
+    @property
+    def radius(self):
+        """Voxels of neighbours each output voxel needs, per spatial axis."""
+        if self.fast:
+            return (1, 1, 1)
+        return tuple(kernel_radius(s) for s in self.sigmas)
+
+    def apply(self, data, dtype=None):
+        """Smooth every volume of a lazy 3D or 4D array (any chunking)."""
+        dtype = np.dtype(dtype or self.dtype)
+        func = functools.partial(smooth_block, sigmas=self.sigmas, fast=self.fast, dtype=dtype)
+        return halo_map(func, data, self.radius, dtype)
+
+    def adjoint(self, weights, box, shape):
+        """The adjoint applied to a float64 weight crop at ``box``: ``(weights, box)``."""
+        padded = tuple(
+            slice(max(0, b.start - r), min(n, b.stop + r))
+            for b, r, n in zip(box, self.radius, shape)
+        )
+        if self.fast:  # the 6-neighbour average is symmetric, edges included
+            out = np.zeros(tuple(p.stop - p.start for p in padded))
+            out[tuple(slice(b.start - p.start, b.stop - p.start) for b, p in zip(box, padded))] = (
+                weights)
+            return _fast_smooth(out), padded
+        for axis, sigma in enumerate(self.sigmas):
+            if sigma > 0.0:
+                rows = _filter_matrix(shape[axis], sigma)[box[axis], padded[axis]]
+                weights = np.moveaxis(np.tensordot(rows.T, weights, axes=(1, axis)), 0, axis)
+        return weights, padded
 
 
 def smooth_img(img, fwhm):
@@ -137,16 +214,12 @@ def smooth_img(img, fwhm):
     fwhm = check_fwhm(fwhm)
     data = dask_data(img)
     dtype = float_dtype(data.dtype)
-    if isinstance(fwhm, str):
-        sigmas, radius = (0.0,) * 3, (1,) * 3
-    elif fwhm is None:
-        sigmas, radius = (0.0,) * 3, (0,) * 3
+    if isinstance(fwhm, str) or fwhm is None:
+        sigmas = (0.0,) * 3
     else:
         sigmas = tuple(float(s) for s in fwhm_to_sigma(fwhm, voxel_size(img)))
-        radius = tuple(kernel_radius(s) for s in sigmas)
-
-    func = functools.partial(
-        smooth_block, sigmas=sigmas, fast=isinstance(fwhm, str), dtype=dtype
-    )
-    out = halo_map(func, data, radius[: len(SPATIAL_DIMS)], dtype)
+    operator = Smoothing(sigmas=sigmas, fast=isinstance(fwhm, str), dtype=dtype)
+    out = operator.apply(data)
+    if out.ndim == 4:
+        out = PendingArray.wrap(out, data, operator)
     return like_image(img, out, name=img.name)

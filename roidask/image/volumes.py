@@ -16,6 +16,7 @@ import numpy as np
 
 from roidask._dask.data import as_lazy, dask_data
 from roidask._dask.moments import COUNT, M2, moments
+from roidask._dask.pending import time_mean
 from roidask._utils.dtypes import mean_dtype
 from roidask.errors import ParameterError
 from roidask.grid import (
@@ -126,7 +127,7 @@ def mean_img(img, *, target_affine=None, target_shape=None, copy_header=True):
     img = as_image(img)
     data = dask_data(img)
     if img.ndim == 4:
-        data = data.mean(axis=3, dtype=np.float64).astype(mean_dtype(data.dtype))
+        data = time_mean(data).astype(mean_dtype(data.dtype))
     out = with_data(img, data, copy_header=copy_header)
     if target_affine is None and target_shape is None:
         return out
