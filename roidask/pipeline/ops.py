@@ -60,19 +60,15 @@ def _two_conditions(img, condition_a, condition_b, by):
 
 @register("ttest_ind", returns="stats",
           params={"img": IMAGE, "condition_a": CONDITIONS, "condition_b": CONDITIONS,
-                  "by": Text(), "equal_var": Flag(), "neg_log10_p_max": Optional(Number()),
-                  "smoothing_fwhm": FWHM})
+                  "by": Text(), "equal_var": Flag(), "neg_log10_p_max": Optional(Number())})
 def ttest_conditions(img, condition_a, condition_b, by="condition", equal_var=True,
-                     neg_log10_p_max=stats.NEG_LOG10_P_MAX, smoothing_fwhm=None):
+                     neg_log10_p_max=stats.NEG_LOG10_P_MAX):
     """Voxelwise two-sample t-test between the volumes of two conditions.
 
-    With ``smoothing_fwhm``, the volumes are smoothed first, as
-    ``smooth_img`` on the whole run would, but only the selected volumes
-    are smoothed (smoothing is per volume).
+    The selection goes through the image's pending operators: after a
+    ``smooth_img`` step only the selected volumes are smoothed.
     """
     a, b = _two_conditions(img, condition_a, condition_b, by)
-    if smoothing_fwhm is not None:
-        a, b = image.smooth_img(a, smoothing_fwhm), image.smooth_img(b, smoothing_fwhm)
     return stats.ttest_ind(a, b, equal_var=equal_var, neg_log10_p_max=neg_log10_p_max)
 
 
