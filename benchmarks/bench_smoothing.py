@@ -30,7 +30,8 @@ compiled tools it is the process wall time. Ratios divide a row's work time
 by nilearn's, by the floor's and by the bandwidth bound. Per-core
 efficiency is ``floor_s / (work_s * threads)``. The max abs difference is
 against nilearn's float32 result (nilearn filters in float32; ``get_fdata``
-only widens it).
+only widens it). "other load" is the average number of cores other
+processes kept busy meanwhile (0 on a quiet machine).
 
 Run: python benchmarks/bench_smoothing.py [--size haxby] [--workdir /tmp/roidask-bench]
 (To measure another copy of roidask, e.g. a snapshot of a commit made with
@@ -272,17 +273,17 @@ def main():
         diff = "" if result_file is None else f"{_max_abs_diff(out / result_file, reference):.1e}"
         rows.append([label, threads, f"{run.wall_s:.2f}", f"{work:.2f}", f"{run.peak_rss_gb:.2f}",
                      f"{work / nilearn_s:.2f}", f"{work / floor_s:.2f}", f"{work / bound_s:.1f}",
-                     f"{floor_s / (work * threads):.2f}", diff])
+                     f"{floor_s / (work * threads):.2f}", diff, f"{run.others_cores:.2f}"])
     rows.append([f"memory-bandwidth bound: read + write the float32 run once (numpy copy; "
                  f"{gb_moved / bandwidth['best_1']:.1f} / {gb_moved / bandwidth['best_2']:.1f}"
                  " GB/s)", "1 / 2", f"{measured.wall_s:.2f}",
                  f"{bandwidth['best_1']:.3f} / {bandwidth['best_2']:.3f}",
                  f"{measured.peak_rss_gb:.2f}", f"{bound_s / nilearn_s:.3f}",
-                 f"{bound_s / floor_s:.3f}", "1.0", "", ""])
+                 f"{bound_s / floor_s:.3f}", "1.0", "", "", f"{measured.others_cores:.2f}"])
     print(markdown_table(["row", "threads", "process wall s", "work s", "peak RSS GB",
                           "time / nilearn", "time / floor", "time / bandwidth bound",
                           "per-core efficiency (floor / (time x threads))",
-                          "max abs diff vs nilearn"], rows))
+                          "max abs diff vs nilearn", "other load (cores)"], rows))
     print(f"max |nilearn| = {float(np.abs(reference).max()):.1f}; floor {floor_s:.2f} s; "
           f"bandwidth bound {bound_s:.3f} s ({gb_moved / bound_s:.1f} GB/s moved)")
     for label, threads, _, work, _ in table:

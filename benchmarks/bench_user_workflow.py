@@ -39,6 +39,8 @@ its peak memory summed over all its processes (dask workers included),
 reading ``func.nii.gz`` from a cold staging folder (``ROIDASK_STAGING_DIR``).
 Labels must be identical to nilearn's (same numbering); signals are compared
 by their largest difference relative to the largest nilearn signal value.
+"other load" is the average number of cores that other processes kept busy
+during the variant: well above 0, the timing was taken on a shared machine.
 
 Run: python benchmarks/bench_user_workflow.py [--size haxby] [--workdir /tmp/roidask-bench]
      [--mode both|script|notebook] [--schedulers threads,get_client,Client()]
@@ -305,13 +307,14 @@ def main():
         rows.append([mode, name, f"{result.wall_s:.1f}", f"{result.peak_rss_gb:.2f}",
                      f"{nilearn.wall_s / result.wall_s:.2f}x",
                      f"{100 * result.peak_rss_bytes / nilearn.peak_rss_bytes:.0f}%",
-                     same, f"{rel:.1e}", f"{absolute:.1e}"])
+                     same, f"{rel:.1e}", f"{absolute:.1e}", f"{result.others_cores:.2f}"])
         cells = json.loads((folder / "cells.json").read_text())
         profiles.append(f"{mode} / {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in
                                                         cells.items()))
     print(markdown_table(["mode", "variant", "wall s", "peak RSS GB (all processes)",
                           "speedup vs nilearn", "memory vs nilearn", "labels identical",
-                          "signals max rel diff", "signals max abs diff"], rows))
+                          "signals max rel diff", "signals max abs diff",
+                          "other load (cores)"], rows))
     print("seconds per step (in process):")
     for line in profiles:
         print("  " + line)

@@ -1,7 +1,10 @@
 """Run a command and report its wall time and peak memory, all processes counted.
 
 Peak memory is the largest sum of resident set sizes of the process and all
-its children (dask workers included), sampled every 50 ms.
+its children (dask workers included), sampled every 50 ms. The CPU the rest
+of the machine used meanwhile (``others_cores``: the average number of
+cores busy with other work) says whether a timing was taken on a quiet
+machine.
 
 Examples
 --------
@@ -12,6 +15,7 @@ Examples
 
 import dataclasses
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -27,6 +31,8 @@ class Measured:
     peak_rss_bytes: int
     returncode: int
     stdout: str
+    cpu_s: float = float("nan")
+    others_cores: float = float("nan")
 
     @property
     def peak_rss_gb(self):
@@ -48,8 +54,20 @@ def tree_rss(process):
     return total
 
 
+def _busy_cpu_s():
+    """CPU seconds the whole machine has spent busy (not idle, not waiting for I/O)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def _children_cpu_s():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_measured(command, interval=0.05, env=None):
     """Run ``command`` (a list), sampling the RSS of its process tree."""
+    busy, children = _busy_cpu_s(), _children_cpu_s()
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     watched = psutil.Process(proc.pid)
@@ -68,7 +86,9 @@ def run_measured(command, interval=0.05, env=None):
     wall = time.perf_counter() - start
     done.set()
     sampler.join()
-    return Measured(wall, peak, proc.returncode, stdout)
+    cpu = _children_cpu_s() - children  # the command and the descendants it waited for
+    others = max(0.0, (_busy_cpu_s() - busy - cpu) / wall)
+    return Measured(wall, peak, proc.returncode, stdout, cpu, others)
 
 
 def python_snippet(code):
