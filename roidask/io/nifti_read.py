@@ -29,7 +29,13 @@ from isal.isal_zlib import error as IsalError
 from roidask._dask.chunks import resolve_chunks
 from roidask.errors import InputFileError, ParameterError, RoidaskError
 from roidask.grid import new_image
-from roidask.io.staging import stage, staging_enabled
+from roidask.io.staging import (
+    GZIP_READ_ERRORS,
+    check_gzip,
+    gzip_integrity_error,
+    stage,
+    staging_enabled,
+)
 
 READ_ERRORS = (EOFError, OSError, zlib.error, ValueError, IsalError, ZranError)
 TIME_UNIT_SECONDS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
@@ -175,19 +181,55 @@ class OpenFileCache:
 OPEN_FILES = OpenFileCache()
 
 
+_VERIFIED = collections.OrderedDict()  # file keys whose gzip stream passed its check
+_VERIFIED_LOCK = threading.Lock()
+VERIFIED_MEMORY = 10000
+
+
+def _is_verified(key):
+    with _VERIFIED_LOCK:
+        return key in _VERIFIED
+
+
+def _mark_verified(key):
+    with _VERIFIED_LOCK:
+        _VERIFIED[key] = True
+        _VERIFIED.move_to_end(key)
+        while len(_VERIFIED) > VERIFIED_MEMORY:
+            _VERIFIED.popitem(last=False)
+
+
 def _open_file(path, key, nbytes):
-    """Open ``path`` for reading: staged if it is a .nii.gz and staging is on."""
-    source = path
-    if path.endswith(".gz") and staging_enabled():
-        source = stage(path, key, nbytes) or path
-    image = nib.load(source, keep_file_open=False, mmap=False)
-    if source != path or not path.endswith(".gz"):
-        return _OpenFile(image)
-    stream = IndexedGzipFile(path, drop_handles=False)
+    """Open ``path`` for reading: staged if it is a .nii.gz and staging is on.
+
+    A ``.nii.gz`` is checked once per process before any voxel is read from
+    it: staging inflates it to the end (checking CRC-32 and size), and a file
+    read in place has its full ``indexed_gzip`` index built in one pass from
+    the start, which checks them too (and makes every later seek fast).
+    """
+    if not path.endswith(".gz"):
+        return _OpenFile(nib.load(path, keep_file_open=False, mmap=False))
+    if staging_enabled():
+        staged = stage(path, key, nbytes)  # raises for a damaged file, leaving no copy
+        if staged is not None:
+            _mark_verified(key)
+            return _OpenFile(nib.load(staged, keep_file_open=False, mmap=False))
     try:
+        stream = IndexedGzipFile(path, drop_handles=False)
+    except GZIP_READ_ERRORS + (ZranError,) as err:
+        raise gzip_integrity_error(path, err) from None
+    try:
+        if not _is_verified(key):
+            stream.build_full_index()
+            _mark_verified(key)
+        stream.seek(0)
+        image = nib.load(path, keep_file_open=False, mmap=False)  # reads only the header
         klass = type(image)
         image = klass.from_file_map(klass.make_file_map({"image": stream, "header": stream}),
                                     mmap=False)
+    except GZIP_READ_ERRORS + (ZranError, nib.filebasedimages.ImageFileError) as err:
+        stream.close()
+        raise gzip_integrity_error(path, err) from None
     except BaseException:
         stream.close()
         raise
@@ -303,6 +345,8 @@ def open_nifti_header(path):
     try:
         image = nib.load(path, mmap=False)
     except (nib.filebasedimages.ImageFileError, EOFError, OSError, zlib.error, ValueError) as err:
+        if str(path).endswith(".gz"):
+            check_gzip(path)  # a damaged gzip stream is named as such
         raise InputFileError(
             path, f"is not a readable NIfTI image ({type(err).__name__}: {err})",
             "give a .nii or .nii.gz file, or a roidask .zarr store",

@@ -11,6 +11,10 @@ temporary name and renamed, so a half-written copy is never read.
 Staging happens inside a computation (never when an image is opened) and
 is skipped when the scratch disk lacks room (copies unused for an hour are
 deleted first, oldest first), or when ``ROIDASK_STAGING=0``.
+
+Inflating the whole file checks its gzip CRC-32 and size at the end of the
+stream, so a staged copy exists only of a file that passed that check; a
+damaged file raises :func:`gzip_integrity_error` naming it.
 ``ROIDASK_STAGING_DIR`` chooses the folder (default: the system's temporary
 folder); on a multi-machine cluster each machine stages its own copy.
 """
@@ -21,9 +25,13 @@ import shutil
 import tempfile
 import threading
 import time
+import zlib
 from pathlib import Path
 
 from dask.base import tokenize
+from isal.isal_zlib import error as IsalError
+
+from roidask.errors import InputFileError
 
 try:
     from isal import igzip as _gzip
@@ -35,6 +43,62 @@ STAGING_DIR_ENV = "ROIDASK_STAGING_DIR"
 _LOCK = threading.Lock()
 STALE_SECONDS = 3600  # a staged copy unused this long may be deleted to make room
 BLOCK = 2**24
+GZIP_READ_ERRORS = (EOFError, OSError, zlib.error, IsalError)
+
+
+def gzip_integrity_error(path, err):
+    """The :class:`InputFileError` for a ``.gz`` file whose stream fails to inflate or check.
+
+    Examples
+    --------
+    >>> print(gzip_integrity_error("func.nii.gz", OSError("CRC check failed 1 != 2")))
+    func.nii.gz: is corrupt: its gzip stream fails the integrity check (CRC-32 checksum \
+does not match the data); re-copy or re-create the file (gzip -t reports the same damage)
+    """
+    text = str(err)
+    if "CRC" in text.upper():
+        detail = "CRC-32 checksum does not match the data"
+    elif isinstance(err, EOFError):
+        detail = "the compressed stream ends early"
+    else:
+        detail = f"{type(err).__name__}: {text}" if text else type(err).__name__
+    return InputFileError(path, f"is corrupt: its gzip stream fails the integrity check "
+                                f"({detail})",
+                          "re-copy or re-create the file (gzip -t reports the same damage)")
+
+
+def check_gzip(path):
+    """Inflate ``path`` to the end; raise :func:`gzip_integrity_error` if it is damaged.
+
+    Examples
+    --------
+    >>> import gzip, os, tempfile
+    >>> src = os.path.join(tempfile.mkdtemp(), "x.gz")
+    >>> with gzip.open(src, "wb") as f:
+    ...     _ = f.write(b"voxels" * 1000)
+    >>> check_gzip(src)
+    >>> data = bytearray(open(src, "rb").read()); data[-8] ^= 1
+    >>> _ = open(src, "wb").write(bytes(data))
+    >>> check_gzip(src)
+    Traceback (most recent call last):
+    ...
+    roidask.errors.InputFileError: ...CRC-32 checksum does not match the data...
+    """
+    with _gzip.open(path, "rb") as src:
+        _copy_inflated(path, src, None)
+
+
+def _copy_inflated(path, src, dst):
+    """Copy (or, with ``dst`` None, just read) the inflated stream, checking it at its end."""
+    while True:
+        try:
+            block = src.read(BLOCK)
+        except GZIP_READ_ERRORS as err:
+            raise gzip_integrity_error(path, err) from None
+        if not block:
+            return
+        if dst is not None:
+            dst.write(block)
 
 
 def staging_enabled():
@@ -67,6 +131,10 @@ def evict_stale(folder, needed):
 def stage(path, file_key, nbytes):
     """The uncompressed copy of ``path``, made now if needed; None if there is no room.
 
+    Raises :class:`~roidask.errors.InputFileError` (see
+    :func:`gzip_integrity_error`) if ``path`` fails to inflate or its CRC-32
+    or size do not match; no copy is left then.
+
     Examples
     --------
     >>> import gzip, os, tempfile
@@ -92,7 +160,7 @@ def stage(path, file_key, nbytes):
         tmp = folder / f".{target.name}.tmp-{os.getpid()}"
         try:
             with _gzip.open(path, "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst, BLOCK)
+                _copy_inflated(path, src, dst)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
