@@ -14,24 +14,59 @@ import threading
 
 import dask
 import numpy as np
+from dask.callbacks import Callback
 
 from roidask.grid import as_image, chunk_data, image_affine, new_image
 
 
 class ComputeCounter:
-    """A dask scheduler that counts computes and raises past ``max_computes``."""
+    """A dask scheduler that counts computes and raises past ``max_computes``.
+
+    Installed by :func:`raise_if_dask_computes` both as the default
+    scheduler and as a :class:`dask.callbacks.Callback`, so it also counts
+    computes that name a local scheduler (``scheduler="sync"``,
+    ``"threads"``, ``"processes"``); each compute is counted once.
+    """
 
     def __init__(self, max_computes=0):
         self.max_computes = max_computes
         self.total_computes = 0
+        self._lock = threading.Lock()
+        self._scheduled = threading.local()  # a compute this scheduler runs: counted here
+        self.callback = _StartCallback(self)
+
+    def count(self):
+        """Count one compute; raise RuntimeError past ``max_computes``."""
+        with self._lock:
+            self.total_computes += 1
+            total = self.total_computes
+        if total > self.max_computes:
+            raise RuntimeError(f"too many dask computes: {total} > {self.max_computes}")
 
     def __call__(self, dsk, keys, **kwargs):
-        self.total_computes += 1
-        if self.total_computes > self.max_computes:
-            raise RuntimeError(
-                f"too many dask computes: {self.total_computes} > {self.max_computes}"
-            )
-        return dask.get(dsk, keys, **kwargs)
+        self.count()
+        self._scheduled.pending = True  # dask.get's start callback is this same compute
+        try:
+            return dask.get(dsk, keys, **kwargs)
+        finally:
+            self._scheduled.pending = False
+
+    def _started(self):
+        if getattr(self._scheduled, "pending", False):
+            self._scheduled.pending = False
+            return
+        self.count()
+
+
+class _StartCallback(Callback):
+    """Counts every compute run by one of dask's local schedulers, named or not."""
+
+    def __init__(self, counter):
+        super().__init__()
+        self.counter = counter
+
+    def _start(self, dsk):
+        self.counter._started()
 
 
 class CountingArray:
@@ -62,9 +97,28 @@ class CountingArray:
 
 @contextlib.contextmanager
 def raise_if_dask_computes(max_computes=0):
-    """Within the block, computing any dask graph raises RuntimeError."""
+    """Within the block, computing any dask graph raises RuntimeError.
+
+    Computes with the default scheduler and those that name one of dask's
+    local schedulers (``.compute(scheduler="sync")``) are both counted; up to
+    ``max_computes`` are allowed. Yields the :class:`ComputeCounter`.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> x = da.ones(4, chunks=2)
+    >>> with raise_if_dask_computes():
+    ...     x.sum().compute(scheduler="sync")
+    Traceback (most recent call last):
+    ...
+    RuntimeError: too many dask computes: 1 > 0
+    >>> with raise_if_dask_computes(max_computes=2) as counter:
+    ...     _ = x.sum().compute(), x.max().compute(scheduler="threads")
+    >>> counter.total_computes
+    2
+    """
     counter = ComputeCounter(max_computes)
-    with dask.config.set(scheduler=counter):
+    with dask.config.set(scheduler=counter), counter.callback:
         yield counter
 
 
