@@ -34,7 +34,7 @@ import dask.array as da
 import numpy as np
 
 from roidask._dask.data import dask_data, is_lazy
-from roidask._dask.graphs import tree_reduce
+from roidask._dask.label_counts import counts_per_label
 from roidask._dask.percentile import score_at_percentile
 from roidask._utils.checks import mask_truth
 from roidask._utils.dtypes import finite_copy
@@ -168,17 +168,6 @@ def _mask_on_grid(mask_img, img):
     return mask.rechunk(dask_data(img).chunks[:3])
 
 
-def _label_counts(labels):
-    return np.bincount(np.asarray(labels).ravel())
-
-
-def _add_counts(*counts):
-    total = np.zeros(max(len(c) for c in counts), dtype=np.int64)
-    for c in counts:
-        total[: len(c)] += c
-    return total
-
-
 def _small_labels(counts, min_size):
     small = counts < min_size
     small[:1] = False  # background
@@ -209,12 +198,11 @@ def cluster_size_filter(img, data, min_size):
         for sign in (-1, 1):
             part = like_image(img, (volume * sign) > 0, drop_time=True)
             labels = label(part, connectivity=1)[0].data
-            counts = tree_reduce(
-                [dask.delayed(_label_counts, pure=True)(b) for b in labels.to_delayed().ravel()],
-                _add_counts,
+            small = counts_per_label(labels).map_blocks(_small_labels, min_size, dtype=bool)
+            kept = da.blockwise(
+                _zero_small, "ijk", kept, "ijk", labels, "ijk", small, "z",
+                dtype=kept.dtype, concatenate=True,
             )
-            small = dask.delayed(_small_labels, pure=True)(counts, min_size)
-            kept = da.map_blocks(_zero_small, kept, labels, small, dtype=kept.dtype)
         filtered.append(kept)
     if data.ndim == 3:
         return filtered[0]

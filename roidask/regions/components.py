@@ -3,7 +3,8 @@
 :func:`label` numbers connected components across chunks exactly as
 :func:`scipy.ndimage.label` does, with a task graph linear in the number of
 blocks (see :mod:`roidask._dask.labels`). :func:`region_sizes` counts voxels per
-label with a bincount per chunk and a tree sum. :func:`connected_region_labels`
+label with a bincount per chunk and a tree sum
+(:func:`roidask._dask.label_counts.counts_per_label`). :func:`connected_region_labels`
 and :func:`connected_regions` follow :func:`nilearn.regions.connected_regions`.
 
 Examples
@@ -34,6 +35,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 from roidask._dask.data import dask_data, mask_input
 from roidask._dask.graphs import block_keys, nested_block_keys, new_delayed
+from roidask._dask.label_counts import counts_per_label
 from roidask._dask.labels import LABEL_DTYPE, label_array
 from roidask._utils.checks import binary_structure
 from roidask.errors import ParameterError
@@ -109,12 +111,6 @@ def _label_values(labels):
     return values
 
 
-def _count_block(block, values, top):
-    flat = block.ravel()
-    counts = np.bincount(flat[(flat >= 0) & (flat <= top)], minlength=top + 1)
-    return counts[values].reshape((1, 1, 1, len(values)))
-
-
 def region_sizes(labels_img, labels):
     """Size of each labelled region in voxels and mm^3, lazily.
 
@@ -154,11 +150,7 @@ def region_sizes(labels_img, labels):
     values = _label_values(labels)
     data = dask_data(labels_img)
     top = int(values.max()) if values.size else 0
-    per_block = data.map_blocks(
-        _count_block, values, top, new_axis=3, chunks=(1, 1, 1, len(values)),
-        dtype=np.int64, meta=np.array((), np.int64),
-    )
-    voxels = per_block.sum(axis=(0, 1, 2))
+    voxels = counts_per_label(data, top + 1)[values]
     return xr.Dataset(
         {
             "voxels": ("label", voxels),
@@ -183,17 +175,6 @@ def _check_regions_args(maps_img, extract_type, mask_img):
         mask = mask.rechunk(maps.chunks[:3])[..., np.newaxis]
         maps = da.where(mask, maps, 0).astype(maps.dtype)
     return maps_img, maps
-
-
-def _block_counts(block):
-    return np.bincount(block.ravel().astype(np.int64))
-
-
-def _sum_counts(counts):
-    total = np.zeros(max((len(c) for c in counts), default=1), np.int64)
-    for c in counts:
-        total[: len(c)] += c
-    return total
 
 
 def _region_table(counts, offset, min_voxels):
@@ -253,22 +234,18 @@ def _region_label_data(maps_img, maps, min_region_size, extract_type, smoothing_
         _map_labels(maps[..., t], extract_type, affine, smoothing_fwhm)
         for t in range(maps.shape[3])
     ]
+    counts = [counts_per_label(labels) for labels in per_map]
     token = tokenize(per_map, min_voxels)
     name = f"regions-{token}"
     dsk, offset = {}, 0  # offset: the key (or value) of the last region number so far
     for t, labels in enumerate(per_map):
-        counts = []
-        for key in block_keys(labels):
-            counts.append((f"region-count-{token}", t, *key[1:]))
-            dsk[counts[-1]] = (_block_counts, key)
-        total, table = (f"region-counts-{token}", t), (f"region-table-{token}", t)
-        dsk[total] = (_sum_counts, counts)
-        dsk[table] = (_region_table, total, offset, min_voxels)
+        table = (f"region-table-{token}", t)
+        dsk[table] = (_region_table, (counts[t].name, 0), offset, min_voxels)
         for key in block_keys(labels):
             dsk[(name, *key[1:], t)] = (_lookup, key, table)
         dsk[(f"region-offset-{token}", t)] = (_next_offset, offset, table)
         offset = (f"region-offset-{token}", t)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=per_map)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=per_map + counts)
     chunks = maps.chunks[:3] + ((1,) * maps.shape[3],)
     return da.Array(graph, name, chunks=chunks, dtype=LABEL_DTYPE)
 
