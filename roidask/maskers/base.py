@@ -3,8 +3,8 @@
 :class:`_BaseMasker` holds the scikit-learn style parameter handling, the
 checks and the :func:`roidask.signal.clean` step common to
 :class:`~roidask.maskers.LabelsMasker` and :class:`~roidask.maskers.Masker`,
-and :func:`_documented` fills the parameters they document alike into their
-docstrings.
+and the parameters they document alike come from
+:data:`roidask._utils.docs.DOCS` (:func:`~roidask._utils.docs.fill_doc`).
 """
 
 
@@ -13,6 +13,7 @@ import xarray as xr
 
 from roidask._dask.chunks import TARGET_CHUNK_BYTES
 from roidask._utils.checks import check_bool, check_fwhm
+from roidask._utils.docs import fill_doc
 from roidask.errors import ParameterError, RoidaskError
 from roidask.grid import TIME_DIM, chunk_data, same_grid
 from roidask.image.resampling import resample_to_img
@@ -27,38 +28,8 @@ class NotFittedError(RoidaskError, AttributeError):
     """A masker was used before ``fit``."""
 
 
-_CLEANING_PARAMETERS = """smoothing_fwhm : float, optional
-        Smooth the data first (mm).
-    standardize : {False, 'zscore_sample', 'zscore', 'psc'}
-    standardize_confounds : bool
-    high_variance_confounds : bool
-        Regress out, before the ``confounds`` given to ``transform``,
-        :func:`roidask.signal.confounds.high_variance_confounds` (default
-        parameters) of the images given to ``transform``, as they are given
-        (all voxels, before resampling and smoothing), as nilearn does.
-    detrend : bool
-    low_pass, high_pass : float, optional
-        Butterworth cutoffs in Hz (need ``t_r``).
-    t_r : float, optional
-        Repetition time in seconds."""
-
-_SAMPLE_MASK_PARAMETER = """sample_mask : array-like or list of array-like, optional
-            Volumes to keep ("scrubbing"): indices, or booleans (True keeps),
-            as :func:`roidask.signal.clean` takes them (with ``runs``, a
-            list with one per run). Only the kept volumes are returned, with
-            their ``t`` coordinates."""
-
-
-def _documented(cls):
-    """Fill the cleaning parameters both maskers take into a masker's docstring."""
-    if cls.__doc__:  # None under python -OO
-        cls.__doc__ = cls.__doc__.replace("%(cleaning_parameters)s", _CLEANING_PARAMETERS)
-    transform = cls.__dict__.get("transform")
-    if transform is not None and transform.__doc__:
-        transform.__doc__ = transform.__doc__.replace(
-            "%(sample_mask_parameter)s", _SAMPLE_MASK_PARAMETER
-        )
-    return cls
+# maskers/labels.py decorates LabelsMasker with this name
+_documented = fill_doc
 
 
 class _BaseMasker:

@@ -17,6 +17,7 @@ import xarray as xr
 from roidask._dask.data import dask_data
 from roidask._dask.extraction import masked_voxels
 from roidask._utils.checks import mask_values
+from roidask._utils.docs import fill_doc
 from roidask.errors import ParameterError
 from roidask.grid import (
     SPATIAL_DIMS,
@@ -28,7 +29,7 @@ from roidask.grid import (
     voxel_size,
 )
 from roidask.image.resampling import resample_img
-from roidask.maskers.base import _BaseMasker, _documented
+from roidask.maskers.base import _BaseMasker
 from roidask.maskers.inputs import _load
 from roidask.maskers.inverse import _inverse, _spatial_facts
 from roidask.signal.cleaning import float_dtype
@@ -36,7 +37,7 @@ from roidask.signal.cleaning import float_dtype
 MASK_STRATEGIES = ("background", "epi", "whole-brain-template", "gm-template", "wm-template")
 
 
-@_documented
+@fill_doc
 class Masker(_BaseMasker):
     """One signal per in-mask voxel and volume, as nilearn's NiftiMasker.
 

@@ -38,6 +38,7 @@ from roidask._dask.graphs import block_keys, nested_block_keys, new_delayed
 from roidask._dask.label_counts import counts_per_label
 from roidask._dask.labels import LABEL_DTYPE, label_array
 from roidask._utils.checks import binary_structure
+from roidask._utils.docs import fill_doc
 from roidask.errors import ParameterError
 from roidask.grid import (
     SPATIAL_DIMS,
@@ -250,28 +251,7 @@ def _region_label_data(maps_img, maps, min_region_size, extract_type, smoothing_
     return da.Array(graph, name, chunks=chunks, dtype=LABEL_DTYPE)
 
 
-_REGIONS_PARAMETERS = """Parameters
-    ----------
-    maps_img : image, 3D or 4D
-        Statistical or atlas maps (one per ``t``). Voxels equal to 0 are outside.
-    min_region_size : float, default=1350
-        Regions of at most this volume (mm^3) are dropped.
-    extract_type : {"local_regions", "connected_components"}, default="local_regions"
-        Split maps by random walker from smoothed local maxima, or into
-        connected components (6-connected, as nilearn).
-    smoothing_fwhm : float or None, default=6
-        FWHM in mm of the smoothing before seeds are found (``"local_regions"``).
-    mask_img : image, 3D, optional
-        Mask on the same grid: maps are set to 0 outside it."""
-
-
-def _regions_documented(func):
-    if func.__doc__ is not None:  # python -OO strips docstrings
-        func.__doc__ = func.__doc__.replace("%(parameters)s", _REGIONS_PARAMETERS)
-    return func
-
-
-@_regions_documented
+@fill_doc
 def connected_region_labels(
     maps_img, min_region_size=1350, extract_type="local_regions", smoothing_fwhm=6,
     mask_img=None,
@@ -288,7 +268,7 @@ def connected_region_labels(
     nilearn does) needs the whole 3D map at once: each map is gathered into
     one chunk on one worker; maps are processed in parallel.
 
-    %(parameters)s
+    %(regions_parameters)s
 
     Returns
     -------
@@ -334,7 +314,7 @@ def _assemble_regions(parts, affine, header):
     return new_image(np.stack(volumes, axis=-1), affine, header=header), index
 
 
-@_regions_documented
+@fill_doc
 def connected_regions(
     maps_img, min_region_size=1350, extract_type="local_regions", smoothing_fwhm=6,
     mask_img=None,
@@ -351,7 +331,7 @@ def connected_regions(
     nilearn; for large data use :func:`connected_region_labels`, its lazy
     label-image form. ``"local_regions"`` gathers each 3D map into one task.
 
-    %(parameters)s
+    %(regions_parameters)s
 
     Returns
     -------
