@@ -41,9 +41,15 @@ Labels must be identical to nilearn's (same numbering); signals are compared
 by their largest difference relative to the largest nilearn signal value.
 "other load" is the average number of cores that other processes kept busy
 during the variant: well above 0, the timing was taken on a shared machine.
+The header gives the rate at which a fresh process writes newly allocated
+memory (first touch): on a VM whose host reclaims idle memory it can fall
+to ~0.4 GB/s, and every large array a variant allocates pays it. With
+``--exact`` the signals are also compared with float64 z-scores of the
+region means of nilearn's smoothed run: nilearn rounds its signals in
+float32, so the difference to nilearn is mostly nilearn's own rounding.
 
 Run: python benchmarks/bench_user_workflow.py [--size haxby] [--workdir /tmp/roidask-bench]
-     [--mode both|script|notebook] [--schedulers threads,get_client,Client()]
+     [--mode both|script|notebook] [--schedulers threads,get_client,Client()] [--exact]
 (To measure another copy of roidask, e.g. a snapshot of a commit made with
 ``git archive HEAD roidask | tar -x -C /tmp/snap``, run with
 ``PYTHONPATH=/tmp/snap``; the header line names the copy measured.)
@@ -61,7 +67,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from measure import child_env, markdown_table, run_measured
+from measure import child_env, first_touch_gbps, markdown_table, run_measured
 
 FWHM = 6
 THRESHOLD = 5
@@ -234,21 +240,40 @@ def _run_variant(name, mode, data_dir):
         variant_roidask(data_dir, mode, out, name.split(" ", 1)[1])
 
 
-def _compare(folder, reference):
-    """(labels identical, max relative signal diff, max abs signal diff) vs ``reference``."""
-    labels = np.load(folder / "labels.npy")
-    same = bool(np.array_equal(labels, np.load(reference / "labels.npy")))
-    signals, ref_signals = np.load(folder / "signals.npz"), np.load(reference / "signals.npz")
-    if sorted(signals.files) != sorted(ref_signals.files):
-        return same, float("nan"), float("nan")
-    worst_abs, scale = 0.0, 0.0
-    for key in ref_signals.files:
-        a, b = signals[key], ref_signals[key]
-        if a.shape != b.shape:
-            return same, float("nan"), float("nan")
-        worst_abs = max(worst_abs, float(np.abs(a.astype(np.float64) - b).max()))
-        scale = max(scale, float(np.abs(b).max()))
-    return same, worst_abs / scale, worst_abs
+def _load_signals(folder):
+    with np.load(folder / "signals.npz") as signals:
+        return {key: signals[key] for key in signals.files}
+
+
+def _signal_diff(signals, reference):
+    """(max relative, max abs) difference; relative to the largest reference value."""
+    if sorted(signals) != sorted(reference) or any(
+            signals[key].shape != reference[key].shape for key in reference):
+        return float("nan"), float("nan")
+    worst = max(float(np.abs(signals[key].astype(np.float64) - reference[key]).max())
+                for key in reference)
+    scale = max(float(np.abs(reference[key]).max()) for key in reference)
+    return worst / scale, worst
+
+
+def _exact_signals(data_dir, labels, modes):
+    """The z-scored signals computed in float64 from nilearn's (float32) smoothed run."""
+    import nibabel as nib
+    from nilearn.image import smooth_img
+
+    data = np.asarray(smooth_img(nib.load(data_dir / "func.nii.gz"), fwhm=FWHM).dataobj)
+    means = np.stack([data[labels == value].astype(np.float64).mean(0)
+                      for value in range(1, int(labels.max()) + 1)], axis=1)
+    del data
+    conditions = _read_conditions(data_dir).to_numpy()
+
+    def zscore(signals):
+        return (signals - signals.mean(0)) / signals.std(0, ddof=1)
+
+    exact = {"script": {"all": zscore(means)},
+             "notebook": {c: zscore(means[conditions == c])
+                          for c in _categories(_read_conditions(data_dir))}}
+    return {mode: exact[mode] for mode in modes}
 
 
 def main():
@@ -259,6 +284,9 @@ def main():
     parser.add_argument("--mode", default="both", choices=("both",) + MODES)
     parser.add_argument("--schedulers", default=",".join(SCHEDULERS),
                         help="roidask schedulers, comma-separated, from " + ", ".join(SCHEDULERS))
+    parser.add_argument("--exact", action="store_true",
+                        help="also compare the signals with float64 ones computed from "
+                        "nilearn's smoothed run (nilearn itself z-scores in float32)")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args()
     data_dir = Path(args.workdir) / f"roi-{args.size}"
@@ -274,6 +302,7 @@ def main():
 
         make_haxby_like(data_dir, size=args.size)
     modes = MODES if args.mode == "both" else (args.mode,)
+    first_touch = first_touch_gbps()
     measured = {}
     for mode in modes:
         for name in ["nilearn"] + [f"roidask {s}" for s in schedulers]:
@@ -297,24 +326,35 @@ def main():
     results = data_dir / "results-user"
     n_rois = int(np.load(results / modes[0] / "nilearn" / "labels.npy").max())
     print(f"data: {data_dir / 'func.nii.gz'}, shape {func.shape}, {n_rois} ROIs; "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores; first touch of fresh memory {first_touch:.2f} GB/s")
+    exact = None
+    if args.exact:
+        exact = _exact_signals(data_dir, np.load(results / modes[0] / "nilearn" / "labels.npy"),
+                               modes)
     rows, profiles = [], []
     for (mode, name), result in measured.items():
         reference = results / mode / "nilearn"
         folder = results / mode / name.replace(" ", "_")
         nilearn = measured[mode, "nilearn"]
-        same, rel, absolute = _compare(folder, reference)
-        rows.append([mode, name, f"{result.wall_s:.1f}", f"{result.peak_rss_gb:.2f}",
-                     f"{nilearn.wall_s / result.wall_s:.2f}x",
-                     f"{100 * result.peak_rss_bytes / nilearn.peak_rss_bytes:.0f}%",
-                     same, f"{rel:.1e}", f"{absolute:.1e}", f"{result.others_cores:.2f}"])
+        same = bool(np.array_equal(np.load(folder / "labels.npy"),
+                                   np.load(reference / "labels.npy")))
+        signals = _load_signals(folder)
+        rel, absolute = _signal_diff(signals, _load_signals(reference))
+        row = [mode, name, f"{result.wall_s:.1f}", f"{result.peak_rss_gb:.2f}",
+               f"{nilearn.wall_s / result.wall_s:.2f}x",
+               f"{100 * result.peak_rss_bytes / nilearn.peak_rss_bytes:.0f}%",
+               same, f"{rel:.1e}", f"{absolute:.1e}"]
+        if exact is not None:
+            row.append(f"{_signal_diff(signals, exact[mode])[0]:.1e}")
+        rows.append(row + [f"{result.others_cores:.2f}"])
         cells = json.loads((folder / "cells.json").read_text())
         profiles.append(f"{mode} / {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in
                                                         cells.items()))
-    print(markdown_table(["mode", "variant", "wall s", "peak RSS GB (all processes)",
-                          "speedup vs nilearn", "memory vs nilearn", "labels identical",
-                          "signals max rel diff", "signals max abs diff",
-                          "other load (cores)"], rows))
+    header = ["mode", "variant", "wall s", "peak RSS GB (all processes)", "speedup vs nilearn",
+              "memory vs nilearn", "labels identical", "signals max rel diff",
+              "signals max abs diff"]
+    header += ["signals max rel diff vs float64"] if exact is not None else []
+    print(markdown_table(header + ["other load (cores)"], rows))
     print("seconds per step (in process):")
     for line in profiles:
         print("  " + line)

@@ -121,3 +121,21 @@ def child_env(**extra):
     """
     path = [str(Path(__file__).parent)] + [p for p in [os.environ.get("PYTHONPATH")] if p]
     return dict(os.environ, PYTHONPATH=os.pathsep.join(path), **extra)
+
+
+_FIRST_TOUCH = """
+import time, numpy as np
+start = time.perf_counter()
+np.ones(int({gigabytes} * 1e9) // 8)
+print({gigabytes} / (time.perf_counter() - start))
+"""
+
+
+def first_touch_gbps(gigabytes=1.0):
+    """GB/s at which a fresh process writes memory it has just allocated (first touch).
+
+    On a VM whose host reclaims idle guest memory this can be 20x slower than
+    writing memory already in use, and every large new array pays it.
+    """
+    result = run_measured(python_snippet(_FIRST_TOUCH.format(gigabytes=gigabytes)))
+    return float(result.stdout)
