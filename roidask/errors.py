@@ -1,8 +1,9 @@
-"""Exception classes whose messages say what is wrong and how to fix it.
+"""Exception and warning classes whose messages say what is wrong and how to fix it.
 
 Every error roidask raises for bad input derives from :class:`RoidaskError`,
 so the command line can print it as one line and exit non-zero, while
-library users can catch one class.
+library users can catch one class. Every warning derives from
+:class:`RoidaskWarning` (a ``UserWarning``), so one filter silences them all.
 """
 
 
@@ -41,3 +42,31 @@ class ParameterError(RoidaskError):
 
 class NotAnImageError(RoidaskError):
     """An object is not a roidask image (an xarray.DataArray on a voxel grid)."""
+
+
+class RoidaskWarning(UserWarning):
+    """Base class of the warnings roidask emits (``warnings.simplefilter`` it to silence all).
+
+    Each warning points at the line of the caller's code that led to it (see
+    :func:`roidask._utils.warnings.warn_user`), not at roidask's internals.
+    """
+
+
+class MaskWarning(RoidaskWarning):
+    """A computed mask is empty, or a mask or a resampling removes atlas regions."""
+
+
+class SignalWarning(RoidaskWarning):
+    """Signal cleaning changed or skipped a step the parameters ask for.
+
+    nilearn warns in the same cases (a cutoff clipped to the Nyquist frequency,
+    a single time point, percent signal change of a zero-mean signal, ...).
+    """
+
+
+class ResamplingWarning(RoidaskWarning):
+    """Images or an atlas are resampled where the caller could avoid the cost."""
+
+
+class RegionsWarning(RoidaskWarning):
+    """Region extraction found no region (nilearn warns with the same words)."""

@@ -21,7 +21,6 @@ Examples
 """
 
 import numbers
-import warnings
 
 import dask
 import dask.array as da
@@ -31,7 +30,8 @@ from scipy import ndimage
 from roidask._dask.data import dask_data
 from roidask._utils.checks import mask_values
 from roidask._utils.dtypes import float_dtype
-from roidask.errors import ParameterError, RoidaskError
+from roidask._utils.warnings import warn_user
+from roidask.errors import MaskWarning, ParameterError, RoidaskError
 from roidask.grid import (
     as_image,
     check_same_grid,
@@ -55,10 +55,6 @@ __all__ = [
     "intersect_masks",
     "load_mni152_template",
 ]
-
-
-class MaskWarning(UserWarning):
-    """A computed mask is empty or otherwise suspicious."""
 
 
 class TemplatesUnavailableError(RoidaskError, ImportError):
@@ -111,7 +107,7 @@ def _post_process(mask, opening, connected, warning):
     if opening:
         mask = ndimage.binary_erosion(mask, iterations=opening)
     if not mask.any():
-        warnings.warn(f"computed an empty mask. {warning}", MaskWarning, stacklevel=2)
+        warn_user(f"computed an empty mask. {warning}", MaskWarning)
     elif connected:
         mask = largest_connected_component(mask)
     if opening:

@@ -8,7 +8,6 @@ returns lazy ``("t", "voxel")`` signals through
 
 import functools
 import inspect
-import warnings
 
 import dask
 import numpy as np
@@ -18,7 +17,8 @@ from roidask._dask.data import dask_data
 from roidask._dask.extraction import masked_voxels
 from roidask._utils.checks import mask_values
 from roidask._utils.docs import fill_doc
-from roidask.errors import ParameterError
+from roidask._utils.warnings import warn_user
+from roidask.errors import ParameterError, ResamplingWarning
 from roidask.grid import (
     SPATIAL_DIMS,
     TIME_DIM,
@@ -188,9 +188,9 @@ class Masker(_BaseMasker):
         """``img`` resampled onto the mask grid cropped to the mask, as nilearn does."""
         if same_grid(img, self.mask_img_):
             return img, self._mask
-        warnings.warn(
+        warn_user(
             "imgs are resampled onto the mask's grid; resample them beforehand (or give "
-            "target_affine equal to theirs) to save time", stacklevel=5,
+            "target_affine equal to theirs) to save time", ResamplingWarning,
         )
         inside = np.argwhere(self._mask)
         start = np.maximum(inside.min(axis=0) - 1, 0)

@@ -25,7 +25,6 @@ label
 
 import numbers
 import operator
-import warnings
 
 import dask.array as da
 import numpy as np
@@ -39,7 +38,8 @@ from roidask._dask.label_counts import counts_per_label
 from roidask._dask.labels import LABEL_DTYPE, label_array
 from roidask._utils.checks import binary_structure
 from roidask._utils.docs import fill_doc
-from roidask.errors import ParameterError
+from roidask._utils.warnings import warn_user
+from roidask.errors import ParameterError, RegionsWarning
 from roidask.grid import (
     SPATIAL_DIMS,
     as_image,
@@ -308,7 +308,7 @@ def _regions_of_map(label_blocks, map_blocks):
 def _assemble_regions(parts, affine, header):
     volumes = [volume for part in parts for volume in part]
     if not volumes:
-        warnings.warn("No supra threshold regions was found", UserWarning, stacklevel=2)
+        warn_user("No supra threshold regions was found", RegionsWarning)
         return None, None
     index = [t for t, part in enumerate(parts) for _ in part]
     return new_image(np.stack(volumes, axis=-1), affine, header=header), index

@@ -32,7 +32,8 @@ import xarray as xr
 from scipy import linalg
 
 from roidask._utils.dtypes import float_dtype
-from roidask.errors import InputFileError, ParameterError
+from roidask._utils.warnings import warn_user
+from roidask.errors import InputFileError, ParameterError, SignalWarning
 from roidask.grid import TIME_DIM
 
 STANDARDIZE = (None, "zscore_sample", "zscore", "psc")
@@ -68,8 +69,8 @@ def _detrend(x):
     """Remove the mean and the linear trend of each column (float64, copy)."""
     x = np.array(x, dtype=np.float64)
     if x.shape[0] == 1:
-        warnings.warn(
-            "detrending a single time point would leave zeros; skipped", stacklevel=3
+        warn_user(
+            "detrending a single time point would leave zeros; skipped", SignalWarning,
         )
         return x
     x -= x.mean(axis=0)
@@ -109,8 +110,8 @@ def standardize_signal(signals, *, detrend=False, standardize="zscore_sample"):
     if standardize is None:
         return x
     if x.shape[0] == 1:
-        warnings.warn(
-            "standardizing a single time point would leave zeros; skipped", stacklevel=2
+        warn_user(
+            "standardizing a single time point would leave zeros; skipped", SignalWarning,
         )
         return x
     if standardize in ("zscore_sample", "zscore"):
@@ -125,10 +126,9 @@ def standardize_signal(signals, *, detrend=False, standardize="zscore_sample"):
         with np.errstate(divide="ignore", invalid="ignore"):
             x = (x - mean) / np.abs(mean) * 100
         if invalid.any():
-            warnings.warn(
+            warn_user(
                 "psc standardization is meaningless for signals whose mean is 0; "
-                "they are set to 0",
-                stacklevel=2,
+                "they are set to 0", SignalWarning,
             )
             x[:, invalid] = 0
     return x
@@ -139,14 +139,13 @@ def _check_frequency(kind, freq, nyquist):
     eps32 = np.finfo(np.float32).eps
     if freq >= nyquist:
         freq = nyquist - nyquist * 10 * eps32
-        warnings.warn(
+        warn_user(
             f"the {kind}-pass cutoff is at or above the Nyquist frequency; "
-            f"lowered to {freq}",
-            stacklevel=4,
+            f"lowered to {freq}", SignalWarning,
         )
     elif freq < 0.0:
         freq = nyquist * eps32
-        warnings.warn(f"the {kind}-pass cutoff is negative; set to {freq}", stacklevel=4)
+        warn_user(f"the {kind}-pass cutoff is negative; set to {freq}", SignalWarning)
     return freq
 
 
@@ -209,10 +208,9 @@ def _butterworth_sos(sampling_rate, low_pass, high_pass, order=5):
     if len(critical) == 2:
         btype = "band"
         if critical[0] == critical[1]:
-            warnings.warn(
+            warn_user(
                 "band-pass cutoffs are equal after clipping to the Nyquist frequency; "
-                "signals are returned unfiltered",
-                stacklevel=3,
+                "signals are returned unfiltered", SignalWarning,
             )
             return None
     else:
@@ -262,10 +260,9 @@ def _cosine_drift(high_pass, t_r, n_times):
     """nilearn's discrete cosine drift regressors (without the constant)."""
     dt = t_r
     if high_pass * dt >= 0.5:
-        warnings.warn(
+        warn_user(
             f"high_pass={high_pass} Hz spans all frequencies the sampling can resolve "
-            "and saturates the design; lower it",
-            stacklevel=4,
+            "and saturates the design; lower it", SignalWarning,
         )
     order = min(n_times - 1, int(np.floor(2 * n_times * high_pass * dt)))
     times = np.arange(n_times)
@@ -278,9 +275,9 @@ def _cosine_drift(high_pass, t_r, n_times):
 
 def _add_cosine_drift(confounds, drift):
     if drift.shape[1] == 0:
-        warnings.warn(
+        warn_user(
             "no cosine drift regressor fits this series: it is too short for high_pass",
-            stacklevel=4,
+            SignalWarning,
         )
         return confounds
     if confounds is None:
@@ -288,9 +285,8 @@ def _add_cosine_drift(confounds, drift):
     corr = np.corrcoef(drift.T, confounds.T)
     np.fill_diagonal(corr, 0)
     if (corr[: drift.shape[1], :].ravel() > 0.9).any():
-        warnings.warn(
-            "the confounds already hold cosine drift regressors; only they are used",
-            stacklevel=4,
+        warn_user(
+            "the confounds already hold cosine drift regressors; only they are used", SignalWarning,
         )
         return confounds
     return np.hstack((confounds, drift))
@@ -374,9 +370,9 @@ def _check_filter(filter, low_pass, high_pass, t_r):
             raise ParameterError(name, "a positive repetition time in seconds", value)
     if filter is False:
         if low_pass is not None or high_pass is not None:
-            warnings.warn(
+            warn_user(
                 "filter=False but a cutoff frequency was given: no filtering is done",
-                stacklevel=3,
+                SignalWarning,
             )
         return False
     if filter == "cosine":
@@ -437,7 +433,7 @@ def _clean_run(x, confounds, sample_mask=None, *, detrend, standardize, standard
     if filter_type == "cosine":
         confounds = _add_cosine_drift(confounds, _cosine_drift(high_pass, t_r, x.shape[0]))
         if low_pass is not None:
-            warnings.warn("low_pass is not implemented for filter='cosine'", stacklevel=3)
+            warn_user("low_pass is not implemented for filter='cosine'", SignalWarning)
     x, confounds, sample_mask = _scrub(x, confounds, sample_mask, filter_type, t_r)
     original_mean = x.mean(axis=0)
     if detrend:
