@@ -305,6 +305,32 @@ def test_cluster_threshold_equals_nilearn(chunking, ndim):
         exact(out, expected)
 
 
+def _cluster_threshold_graph_size(n_volumes):
+    values = np.random.default_rng(0).standard_normal((16, 16, 16, n_volumes)).astype("float32")
+    img = new_image(values, np.eye(4)).chunk({"i": 8, "j": 8, "k": 8, "t": 1})
+    out = lazily(image.threshold_img, img, 1.0, cluster_threshold=5)
+    return len(out.data.__dask_graph__())
+
+
+def test_cluster_threshold_graph_grows_linearly_with_volumes():
+    """8 spatial blocks of 16^3 volumes, one volume per chunk: 1.9k, 14k, 161k tasks before."""
+    tasks = {n: _cluster_threshold_graph_size(n) for n in (4, 16, 64)}
+    assert tasks[64] < 5000, tasks
+    assert tasks[64] / 64 <= tasks[16] / 16 <= tasks[4] / 4, tasks  # no task per pair
+
+
+@pytest.mark.parametrize("chunking", CHUNKINGS)
+def test_cluster_threshold_of_many_volumes_equals_nilearn(chunking):
+    rng = np.random.default_rng(7)
+    values = gaussian_filter(rng.standard_normal(SHAPE), (1, 1, 1, 0)).astype("float32") * 3
+    values = np.concatenate([values, -values[..., ::-1]], axis=3)  # 12 volumes
+    chunks = {**(CHUNKINGS[chunking] or {}), "t": (5, 4, 3)}
+    img = chunked(values, chunks)
+    out = lazily(image.threshold_img, img, 0.5, cluster_threshold=10)
+    assert out.data.chunks == img.data.chunks
+    exact(out, nimage.threshold_img(nifti(values), 0.5, cluster_threshold=10))
+
+
 def test_cluster_threshold_motor_map_equals_nilearn(motor):
     img = motor_chunked(motor, "uneven")
     out = lazily(image.threshold_img, img, "95%", cluster_threshold=20)

@@ -22,16 +22,30 @@ from roidask.grid import SPATIAL_DIMS, TIME_DIM
 TARGET_CHUNK_BYTES = 64 * 2**20
 
 
+def whole_volume_chunks(shape, dtype, target_bytes=TARGET_CHUNK_BYTES):
+    """Chunks of whole volumes: as many per chunk as fit in ``target_bytes``, at least one.
+
+    For steps that need each volume at once (one chunk holds a whole volume
+    even when it is larger than ``target_bytes``).
+
+    Examples
+    --------
+    >>> whole_volume_chunks((16, 16, 16, 10), "float32", target_bytes=40_000)
+    ((16,), (16,), (16,), (2, 2, 2, 2, 2))
+    """
+    spatial = tuple((n,) for n in shape[:3])
+    if len(shape) == 3:
+        return spatial
+    volume_bytes = max(1, int(np.prod(shape[:3])) * np.dtype(dtype).itemsize)
+    per_chunk = max(1, min(shape[3], target_bytes // volume_bytes))
+    return spatial + da.core.normalize_chunks((per_chunk,), (shape[3],))
+
+
 def volume_layout(shape, dtype, target_bytes=TARGET_CHUNK_BYTES):
     """Default chunks for an image of ``shape`` and ``dtype``."""
-    itemsize = np.dtype(dtype).itemsize
-    volume_bytes = int(np.prod(shape[:3])) * itemsize
+    volume_bytes = int(np.prod(shape[:3])) * np.dtype(dtype).itemsize
     if volume_bytes <= target_bytes:
-        spatial = tuple((n,) for n in shape[:3])
-        if len(shape) == 3:
-            return spatial
-        per_chunk = max(1, min(shape[3], target_bytes // volume_bytes))
-        return spatial + da.core.normalize_chunks((per_chunk,), (shape[3],))
+        return whole_volume_chunks(shape, dtype, target_bytes)
     spec = ("auto", "auto", "auto") + ((1,) if len(shape) == 4 else ())
     return da.core.normalize_chunks(spec, shape, limit=target_bytes, dtype=np.dtype(dtype))
 

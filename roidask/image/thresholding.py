@@ -32,14 +32,17 @@ import numbers
 import dask
 import dask.array as da
 import numpy as np
+from scipy import ndimage as ndi
 
+from roidask._dask.chunks import whole_volume_chunks
 from roidask._dask.data import dask_data, is_lazy
 from roidask._dask.label_counts import counts_per_label
+from roidask._dask.labels import label_array
 from roidask._dask.percentile import score_at_percentile
 from roidask._utils.checks import mask_truth
 from roidask._utils.dtypes import finite_copy
 from roidask.errors import ParameterError
-from roidask.grid import as_image, like_image, same_grid, with_data
+from roidask.grid import as_image, same_grid, with_data
 
 PERCENTILE_EPSILON = 1e-5
 THRESHOLD_EXPECTED = "a number or a percentile string such as '97%'"
@@ -168,6 +171,9 @@ def _mask_on_grid(mask_img, img):
     return mask.rechunk(dask_data(img).chunks[:3])
 
 
+FACES = ndi.generate_binary_structure(3, 1)  # nilearn's 6-connectivity for clusters
+
+
 def _small_labels(counts, min_size):
     small = counts < min_size
     small[:1] = False  # background
@@ -180,33 +186,46 @@ def _zero_small(block, labels, small):
     return out
 
 
-def cluster_size_filter(img, data, min_size):
+def _zero_small_clusters(volumes, min_size):
+    """nilearn's ``_apply_cluster_size_threshold`` on each whole volume of a 4D block."""
+    out = volumes.copy()
+    for t in range(volumes.shape[3]):
+        for sign in (-1, 1):
+            labels, _ = ndi.label(volumes[..., t] * sign > 0, FACES)
+            small = _small_labels(np.bincount(labels.ravel()), min_size)
+            out[..., t] = _zero_small(out[..., t], labels, small)
+    return out
+
+
+def cluster_size_filter(data, min_size):
     """Zero the positive and negative clusters smaller than ``min_size`` voxels.
 
     nilearn's ``_apply_cluster_size_threshold`` on each volume of ``data``
-    (a dask array on ``img``'s grid): clusters are the 6-connected components
-    of ``data > 0`` and of ``data < 0``, labelled across chunks by
-    :func:`roidask.regions.label`; their sizes are a bincount per block and a
-    tree sum.
-    """
-    from roidask.regions.components import label
+    (a 3D or 4D dask array); clusters are the 6-connected components of
+    ``data > 0`` and of ``data < 0``.
 
-    volumes = [data] if data.ndim == 3 else [data[..., v] for v in range(data.shape[3])]
-    filtered = []
-    for volume in volumes:
-        kept = volume
-        for sign in (-1, 1):
-            part = like_image(img, (volume * sign) > 0, drop_time=True)
-            labels = label(part, connectivity=1)[0].data
-            small = counts_per_label(labels).map_blocks(_small_labels, min_size, dtype=bool)
-            kept = da.blockwise(
-                _zero_small, "ijk", kept, "ijk", labels, "ijk", small, "z",
-                dtype=kept.dtype, concatenate=True,
-            )
-        filtered.append(kept)
-    if data.ndim == 3:
-        return filtered[0]
-    return da.stack(filtered, axis=3).rechunk(data.chunks)
+    A 3D map keeps its chunks: clusters are labelled across chunks
+    (:func:`roidask._dask.labels.label_array`) and counted by
+    :func:`roidask._dask.label_counts.counts_per_label`. A 4D image is
+    rechunked into whole volumes (as many per chunk as
+    :func:`roidask._dask.chunks.whole_volume_chunks` allows, at least one)
+    and each volume is filtered in memory, so the graph has a few tasks per
+    chunk whatever the number of volumes; the result gets ``data``'s chunks
+    back.
+    """
+    if data.ndim == 4:
+        volumes = data.rechunk(whole_volume_chunks(data.shape, data.dtype))
+        filtered = volumes.map_blocks(_zero_small_clusters, min_size, dtype=data.dtype)
+        return filtered.rechunk(data.chunks)
+    kept = data
+    for sign in (-1, 1):
+        labels, _ = label_array((data * sign) > 0, FACES)
+        small = counts_per_label(labels).map_blocks(_small_labels, min_size, dtype=bool)
+        kept = da.blockwise(
+            _zero_small, "ijk", kept, "ijk", labels, "ijk", small, "z",
+            dtype=kept.dtype, concatenate=True,
+        )
+    return kept
 
 
 def threshold_img(
@@ -289,7 +308,7 @@ absolute values (26), got 100.0
         meta=np.empty((0,) * data.ndim, dtype=data.dtype),
     )
     if cluster_threshold > 0:
-        out = cluster_size_filter(img, out, cluster_threshold)
+        out = cluster_size_filter(out, cluster_threshold)
     return with_data(img, out, copy_header=copy_header)
 
 
