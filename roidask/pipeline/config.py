@@ -19,7 +19,9 @@ A config has these top-level keys::
 
 Input paths are relative to the config file, or to each subject folder when
 ``subjects`` is given. Output paths are relative to the output folder (one
-sub-folder per subject). Every mistake raises :class:`ConfigError` naming
+sub-folder per subject) and must stay inside it: no absolute path, no ``..``
+that leaves it, no two outputs on the same file, and ``name`` (the default
+output folder's name) is a plain folder name. Every mistake raises :class:`ConfigError` naming
 the step and the key, e.g. ``steps[2].fwhm: expected a number >= 0, got 'six'``.
 
 Examples
@@ -36,7 +38,8 @@ Examples
 import dataclasses
 import glob
 import os
-from pathlib import Path
+import posixpath
+from pathlib import Path, PurePosixPath
 
 import yaml
 
@@ -111,6 +114,19 @@ def output_kind(path):
     return None
 
 
+def _folder_name(value, where, expected):
+    """``value`` when it is one plain folder name (no separator, not ``.`` or ``..``)."""
+    if (not isinstance(value, str) or value in ("", ".", "..") or "/" in value
+            or "\\" in value or "\0" in value):
+        raise ConfigError(where, expected, value)
+    return value
+
+
+def subject_label(subject, config_name):
+    """The name of a subject's output sub-folder (the config's name without subjects)."""
+    return Path(subject).name if subject else config_name
+
+
 def _mapping(value, where):
     if not isinstance(value, dict):
         raise ConfigError(where, "a mapping of keys to values", value)
@@ -144,14 +160,29 @@ def _subjects(value, base_dir):
         folders = [Path(f) for f in found if Path(f).is_dir()]
         if not folders:
             raise ConfigError("subjects.glob", "a pattern matching subject folders", pattern)
-        return folders
+        return _distinct_subjects(folders, [f"subjects.glob ({f})" for f in folders])
     if "list" in value:
         items = value["list"]
         if not isinstance(items, list) or not items:
             raise ConfigError("subjects.list", "a non-empty list of folders", items)
-        return [base_dir / Text().check(item, f"subjects.list[{i}]") for i, item in
-                enumerate(items)]
+        folders = [base_dir / Text().check(item, f"subjects.list[{i}]") for i, item in
+                   enumerate(items)]
+        return _distinct_subjects(folders, [f"subjects.list[{i}]" for i in range(len(items))])
     raise ConfigError("subjects", "a mapping with 'glob' or 'list'", value)
+
+
+def _distinct_subjects(folders, wheres):
+    """Each subject's outputs go to ``<output>/<folder name>``: names must be plain, distinct."""
+    seen = {}
+    for folder, where in zip(folders, wheres):
+        name = _folder_name(folder.name, where, "a subject folder with a plain name (its "
+                            "outputs go to <output folder>/<its name>); name the folder itself, "
+                            "not '.' or '..'")
+        if name in seen:
+            raise ConfigError(where, f"a subject folder whose name differs from {seen[name]}'s "
+                              "(both would write into the same output sub-folder)", str(folder))
+        seen[name] = where
+    return folders
 
 
 def _step(index, value, known):
@@ -214,7 +245,36 @@ def _output(name, value, known):
     if not isinstance(path, str) or output_kind(path) is None:
         raise ConfigError(f"{where}.path", "a path ending in "
                           f"{', '.join(OUTPUT_SUFFIXES)}", path)
-    return Output(name, source, path, output_kind(path), value)
+    return Output(name, source, _inside_output_folder(path, f"{where}.path"), output_kind(path),
+                  value)
+
+
+def _inside_output_folder(path, where):
+    """``path`` normalised, when it names a file inside the output folder."""
+    pure = PurePosixPath(path)
+    normal = posixpath.normpath(path)
+    if pure.is_absolute() or Path(path).is_absolute() or "\0" in path or \
+            normal == ".." or normal.startswith("../"):
+        raise ConfigError(where, "a path relative to the output folder that stays inside it "
+                          "(no leading '/', no '..' that leaves it), e.g. 'roi_signals.csv'",
+                          path)
+    return normal
+
+
+def _check_distinct_outputs(outputs):
+    """No two outputs on one file, and no output inside another (a zarr store)."""
+    claimed = {}
+    for output in outputs:
+        where = f"outputs.{output.name}.path"
+        if output.path in claimed:
+            owner = claimed[output.path]
+            raise ConfigError(where, f"a path no other output writes (outputs.{owner}.path is "
+                              "the same file); give each output its own file", output.path)
+        for other, owner in claimed.items():
+            if output.path.startswith(other + "/") or other.startswith(output.path + "/"):
+                raise ConfigError(where, f"a path outside outputs.{owner}.path ({other}); one "
+                                  "output cannot hold another", output.path)
+        claimed[output.path] = output.name
 
 
 def check_output_root(config, output_root):
@@ -272,6 +332,7 @@ def validate_config(raw, *, base_dir=".", check_files=True, output_root=None):
         steps.append(step)
     outputs = [_output(name, value, known)
                for name, value in _mapping(raw.get("outputs"), "outputs").items()]
+    _check_distinct_outputs(outputs)
     cluster = dict(_mapping(raw.get("cluster") or {}, "cluster"))
     for key, value in cluster.items():
         if key not in CLUSTER_KEYS:
@@ -279,8 +340,10 @@ def validate_config(raw, *, base_dir=".", check_files=True, output_root=None):
         CLUSTER_KEYS[key].check(value, f"cluster.{key}")
     if "jobqueue" in cluster:
         _check_jobqueue(cluster["jobqueue"])
-    config = PipelineConfig(raw.get("name", "pipeline"), inputs, subjects, steps, outputs,
-                           cluster, base_dir, raw)
+    name = _folder_name(raw.get("name", "pipeline"), "name",
+                        "a plain folder name without '/' or '..' (outputs go to "
+                        "roidask-output/<name> by default), e.g. roi_extraction")
+    config = PipelineConfig(name, inputs, subjects, steps, outputs, cluster, base_dir, raw)
     if output_root is not None:
         check_output_root(config, output_root)
     return config

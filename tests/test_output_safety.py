@@ -1,0 +1,125 @@
+"""Outputs stay inside the output folder, never collide, and commit as a set.
+
+Every test runs the real command line in a subprocess, as a user would.
+"""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+ONE_WORKER = ["--n-workers", "1", "--memory-limit", "1GB"]
+
+
+def roidask(*args, env=None, cwd=None):
+    return subprocess.run(["roidask", *[str(a) for a in args]], capture_output=True,
+                          text=True, env=env, cwd=cwd)
+
+
+def assert_config_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def files_under(folder):
+    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tiny_dataset):
+    return tiny_dataset.func.parent
+
+
+@pytest.fixture
+def study(tmp_path, data_dir):
+    """A folder three levels deep holding the tiny data, so '..' paths have room to escape."""
+    root = tmp_path / "a" / "b" / "study"
+    shutil.copytree(data_dir, root)
+    return root
+
+
+def atlas_config(study, **changes):
+    """The shipped atlas_signals config with some outputs or the name changed."""
+    text = (CONFIGS / "atlas_signals.yaml").read_text()
+    for old, new in changes.items():
+        text = text.replace(old, new)
+    path = study / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+ESCAPES = {
+    "dotdot_output": {"path: atlas_signals.tsv": "path: ../../x.tsv"},
+    "dotdot_inside_then_out": {"path: atlas_signals.tsv": "path: sub/../../x.tsv"},
+    "absolute_output": {"path: atlas_signals.tsv": "path: {tmp}/abs.tsv"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(ESCAPES))
+def test_output_path_leaving_the_output_folder_is_refused(case, study, tmp_path):
+    changes = {old: new.format(tmp=tmp_path) for old, new in ESCAPES[case].items()}
+    config = atlas_config(study, **changes)
+    before = files_under(tmp_path)
+    assert_config_error(roidask("validate", config), "outputs.signals_tsv.path",
+                        "stays inside", "'..'")
+    out = study / "out"
+    assert_config_error(roidask("run", config, "--output", out, *ONE_WORKER),
+                        "outputs.signals_tsv.path")
+    assert files_under(tmp_path) == before  # nothing written, inside or outside
+
+
+@pytest.mark.parametrize("name", ["../../../x", "/tmp/x", "..", "a/b"])
+def test_config_name_that_is_not_a_plain_folder_name_is_refused(name, study, tmp_path):
+    config = atlas_config(study, **{"\nname: atlas_signals": f"\nname: '{name}'"})
+    before = files_under(tmp_path)
+    assert_config_error(roidask("validate", config), "name:", "plain folder name")
+    # without --output the run would write to roidask-output/<name>
+    assert_config_error(roidask("run", config, *ONE_WORKER, cwd=study), "name:")
+    assert files_under(tmp_path) == before
+
+
+def test_subject_folder_named_dotdot_is_refused(study, tmp_path):
+    config = atlas_config(study, **{"\nname: atlas_signals":
+                                    "\nname: atlas\nsubjects: {list: [..]}"})
+    assert_config_error(roidask("validate", config), "subjects.list[0]", "plain name")
+
+
+def test_two_subjects_with_one_folder_name_are_refused(study, tmp_path):
+    for group in ("x", "y"):
+        shutil.copytree(study, tmp_path / group / "sub-01",
+                        ignore=shutil.ignore_patterns("*.yaml"))
+    config = atlas_config(study, **{
+        "\nname: atlas_signals": f"\nname: atlas\nsubjects: {{list: [{tmp_path}/x/sub-01, "
+                               f"{tmp_path}/y/sub-01]}}"})
+    assert_config_error(roidask("validate", config), "subjects.list[1]", "same output sub-folder")
+
+
+def test_duplicate_output_paths_are_refused(study, tmp_path):
+    config = atlas_config(study, **{"path: atlas_signals.tsv": "path: atlas_signals.parquet"})
+    assert_config_error(roidask("validate", config), "outputs.signals_tsv.path",
+                        "outputs.signals.path is the same file")
+    config = atlas_config(study, **{"path: atlas_signals.tsv": "path: ./atlas_signals.parquet"})
+    assert_config_error(roidask("validate", config), "outputs.signals_tsv.path")
+
+
+def test_output_inside_another_output_is_refused(data_dir, tmp_path):
+    config = tmp_path / "smooth.yaml"
+    config.write_text(
+        "inputs:\n  func: {path: func.nii.gz, labels: labels.txt}\n"
+        "steps:\n  - {op: mean_img, img: $func}\n"
+        "outputs:\n  mean: {from: $mean_img, path: mean.zarr}\n"
+        "  inner: {from: $mean_img, path: mean.zarr/x.nii.gz}\n")
+    proc = roidask("validate", config, "--inputs-dir", data_dir)
+    assert_config_error(proc, "outputs.inner.path", "outputs.mean.path")
+
+
+def test_outputs_under_a_subfolder_stay_allowed(study):
+    config = atlas_config(study, **{"path: atlas_signals.tsv": "path: tables/../tables/a.tsv"})
+    proc = roidask("validate", config)
+    assert proc.returncode == 0, proc.stderr
