@@ -33,11 +33,11 @@ def edited(**changes):
 
 @pytest.mark.parametrize("changes, message", [
     ({"steps/0/op": "smooth"}, "steps[0].op: expected one of"),
-    ({"steps/0/fwhm": "six"}, "steps[0].fwhm: expected null or a number >= 0"),
+    ({"steps/0/fwhm": "six"}, "steps[0].fwhm: expected a number >= 0 (mm), a sequence of 3"),
     ({"steps/0/fwhm": -2}, "steps[0].fwhm: expected"),
     ({"steps/2/threshold": "120%"}, "steps[2].threshold: expected a percentile between"),
     ({"steps/1/img": "$nothing"}, "steps[1].img: expected a reference to an input or an earlier"),
-    ({"steps/1/equal_var": "yes"}, "steps[1].equal_var: expected true or false, got 'yes'"),
+    ({"steps/1/equal_var": "yes"}, "steps[1].equal_var: expected True or False, got 'yes'"),
     ({"steps/0/sigma": 2}, "steps[0].sigma: expected a parameter of smooth_img"),
     ({"outputs/mask/path": "mask.txt"}, "outputs.mask.path: expected a path ending in"),
     ({"outputs/mask/from": "binarize_img"}, "outputs.mask.from: expected a reference"),

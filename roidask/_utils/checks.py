@@ -144,3 +144,89 @@ def mask_values(values, name, *, allow_empty=False):
             f"an image with values {present[:6].tolist()}",
         )
     return values != 0
+
+
+# The checks below are the rules some functions apply inline; the pipeline's
+# config specs run them, so a config refuses what the function refuses, in
+# its words. Each says which function's rule it is.
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_choice(value, name, choices, expected=None):
+    """``value`` if it is one of ``choices`` (``expected`` defaults to "one of (...)").
+
+    Examples
+    --------
+    >>> check_choice("gm", "mask_type", ("whole-brain", "gm", "wm"))
+    'gm'
+    >>> check_choice("grey", "mask_type", ("whole-brain", "gm", "wm"))
+    Traceback (most recent call last):
+    ...
+    roidask.errors.ParameterError: mask_type: expected one of ('whole-brain', 'gm', 'wm'), \
+got 'grey'
+    """
+    if value not in choices:
+        raise ParameterError(name, expected or f"one of {choices}", value)
+    return value
+
+
+def check_border_size(border_size):
+    """``compute_background_mask``'s ``border_size``: an integer number of voxels >= 1."""
+    if isinstance(border_size, bool) or not isinstance(border_size, numbers.Integral) \
+            or border_size < 1:
+        raise ParameterError("border_size", "a number of voxels >= 1", border_size)
+    return int(border_size)
+
+
+def check_cluster_threshold(cluster_threshold):
+    """``threshold_img``'s ``cluster_threshold``: a number of voxels, not below 0."""
+    if not _is_real(cluster_threshold) or cluster_threshold < 0:
+        raise ParameterError("cluster_threshold", "a number of voxels >= 0", cluster_threshold)
+    return cluster_threshold
+
+
+def check_template_threshold(threshold):
+    """``compute_brain_mask``'s ``threshold``: a number (template values are in [0, 1])."""
+    if not _is_real(threshold):
+        raise ParameterError("threshold", "a number (template values are in [0, 1])", threshold)
+    return float(threshold)
+
+
+def check_min_region_size(min_region_size):
+    """``connected_regions``' ``min_region_size``: a number of mm^3."""
+    if not _is_real(min_region_size):
+        raise ParameterError("min_region_size", "a number of mm^3", min_region_size)
+    return min_region_size
+
+
+def check_region_smoothing(smoothing_fwhm):
+    """``connected_regions``' ``smoothing_fwhm``: None or a number of mm, not below 0."""
+    if smoothing_fwhm is not None and (not _is_real(smoothing_fwhm) or smoothing_fwhm < 0):
+        raise ParameterError(
+            "smoothing_fwhm", "a non-negative number of mm or None", smoothing_fwhm
+        )
+    return smoothing_fwhm
+
+
+def check_popmean(popmean):
+    """``ttest_1samp``'s number ``popmean`` (the function also takes a 3D image)."""
+    if not _is_real(popmean):
+        raise ParameterError("popmean", "a number or a 3D image", popmean)
+    return float(popmean)
+
+
+def check_real(value, name, expected="a number"):
+    """``value`` if it is a real number (not a bool), e.g. a masker's ``background_label``."""
+    if not _is_real(value):
+        raise ParameterError(name, expected, value)
+    return value
+
+
+def check_cutoffs(lower_cutoff, upper_cutoff):
+    """``compute_epi_mask``'s order of its (already checked) cutoffs: lower < upper."""
+    if lower_cutoff >= upper_cutoff:
+        raise ParameterError(
+            "lower_cutoff", f"a value below upper_cutoff={float(upper_cutoff)}",
+            float(lower_cutoff),
+        )

@@ -3,6 +3,10 @@
 Each spec checks one value and raises :class:`ConfigError` whose message
 reads ``steps[2].fwhm: expected a number >= 0, got 'six'``.
 
+An operation's parameters use :class:`Checked`, which runs the function's
+own argument check, so a config refuses exactly what the function refuses,
+with the function's words; the other specs serve the config's own keys.
+
 Examples
 --------
 >>> Number(minimum=0).check(6, "steps[0].fwhm")
@@ -11,6 +15,14 @@ Examples
 Traceback (most recent call last):
 ...
 roidask.pipeline.spec.ConfigError: steps[0].fwhm: expected a number >= 0, got 'six'
+>>> from roidask._utils.checks import check_fwhm
+>>> Checked(check_fwhm).check([4, None, 6], "steps[0].fwhm")
+[4, None, 6]
+>>> Checked(check_fwhm).check(-1, "steps[0].fwhm")
+Traceback (most recent call last):
+...
+roidask.pipeline.spec.ConfigError: steps[0].fwhm: expected a number >= 0 (mm), a sequence \
+of 3, None or 'fast', got -1
 """
 
 import numbers
@@ -175,5 +187,46 @@ class Ref(Spec):
 
     def check(self, value, where):
         if not is_reference(value):
+            self.fail(value, where)
+        return value
+
+
+class _Unchecked:
+    """A value no check accepts, used to read a check's "expected" text."""
+
+    def __repr__(self):
+        return "<unchecked>"
+
+
+class Checked(Spec):
+    """A value that ``check`` (a function's own argument check) accepts.
+
+    ``check(value, *args, **kwargs)`` raises
+    :class:`~roidask.errors.ParameterError`; its "expected X, got Y" becomes
+    the config's message under the step and key, so ``roidask validate``
+    says what the function would say (a check that breaks on a value, e.g.
+    on a list where it looks a name up, refuses it with its "expected"
+    text). The value is kept as written (the
+    function sees the same value at build time). ``expected`` defaults to
+    what the check says when it refuses a value of no kind it knows.
+    """
+
+    def __init__(self, check, *args, expected=None, **kwargs):
+        self.function, self.args, self.kwargs = check, args, kwargs
+        if expected is None:
+            try:
+                check(_Unchecked(), *args, **kwargs)
+            except ParameterError as err:
+                expected = err.expected
+            except Exception:  # a check that cannot even look at such a value
+                expected = None
+        self.expected = expected or Spec.expected
+
+    def check(self, value, where):
+        try:
+            self.function(value, *self.args, **self.kwargs)
+        except ParameterError as err:
+            raise ConfigError(where, err.expected, err.got) from None
+        except (TypeError, ValueError, ArithmeticError):  # a check that breaks on such a value
             self.fail(value, where)
         return value
