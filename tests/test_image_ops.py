@@ -14,6 +14,7 @@ import dask
 import nibabel as nib
 import numpy as np
 import pytest
+from dask.callbacks import Callback
 from nilearn import datasets
 from nilearn import image as nimage
 from scipy.ndimage import gaussian_filter
@@ -285,10 +286,43 @@ def test_threshold_outside_data_range_raises_on_compute():
     assert int((image.threshold_img(img, float(np.abs(finite).max())) != 0).sum()) == 1
 
 
-def test_threshold_outside_range_of_in_memory_image_raises_at_once():
+def test_threshold_outside_range_of_in_memory_image_raises_on_compute():
     img = new_image(synthetic_values(3), AFFINE)
+    out = lazily(image.threshold_img, img, 100.0)
     with pytest.raises(ParameterError, match="maximum of the absolute values"):
-        image.threshold_img(img, 100.0)
+        out.compute()
+
+
+class _StartCounter(Callback):
+    """Counts the computes of dask's local schedulers, whichever one is named."""
+
+    def __init__(self):
+        super().__init__()
+        self.starts = 0
+
+    def _start(self, dsk):
+        self.starts += 1
+
+
+@pytest.mark.parametrize("ndim", [3, 4])
+def test_threshold_of_in_memory_image_never_computes_at_call_time(ndim):
+    """numpy-backed images used to have their range checked with scheduler="sync"."""
+    values = synthetic_values(ndim)
+    img = new_image(values, AFFINE)
+    mask = new_image((np.random.default_rng(1).random(SHAPE[:3]) > 0.3).astype("int8"), AFFINE)
+    calls = [
+        ((1.2,), {}), (("90%",), {}), ((-0.8,), {"two_sided": False}),
+        ((0.5,), {"mask_img": mask}), ((0.5,), {"cluster_threshold": 5}),
+    ]
+    with _StartCounter() as counter:
+        outs = [lazily(image.threshold_img, img, *args, **kwargs) for args, kwargs in calls]
+        binarized = lazily(image.binarize_img, img, 0.3)
+    assert counter.starts == 0
+    for out, (args, kwargs) in zip(outs, calls):
+        if "mask_img" in kwargs:
+            kwargs = {**kwargs, "mask_img": nifti(mask.values)}
+        exact(out, nimage.threshold_img(nifti(values), *args, **kwargs))
+    exact(binarized, nimage.binarize_img(nifti(values), 0.3))
 
 
 @pytest.mark.parametrize("chunking", CHUNKINGS)

@@ -11,11 +11,15 @@ outside the data (the result is then all zeros); roidask raises
 :class:`~roidask.errors.ParameterError` instead ("threshold: expected a
 threshold <= the maximum of the absolute values (7.94), got 9.0"),
 because an empty map is almost always a mistake that would otherwise
-surface steps later. The data range of a lazy image is
-not known without a compute, so for a dask-backed image the check is part
-of the result's graph: it raises when the result is computed. For a
-numpy-backed image it raises at once. Errors that need no data ("120%", a
-negative threshold with ``two_sided=True``) always raise at once.
+surface steps later. The data range is not known without a compute, and
+:func:`threshold_img` never computes (numpy-backed images included), so the
+check is part of the result's graph: it raises when the result is computed.
+Errors that need no data ("120%", a negative threshold with
+``two_sided=True``) raise at once.
+
+Clusters (``cluster_threshold``): a 3D map is labelled across its chunks;
+a 4D image is filtered in chunks of whole volumes (see
+:func:`cluster_size_filter`), so its graph grows linearly with the volumes.
 
 Examples
 --------
@@ -29,13 +33,12 @@ Examples
 import functools
 import numbers
 
-import dask
 import dask.array as da
 import numpy as np
 from scipy import ndimage as ndi
 
 from roidask._dask.chunks import whole_volume_chunks
-from roidask._dask.data import dask_data, is_lazy
+from roidask._dask.data import dask_data
 from roidask._dask.label_counts import counts_per_label
 from roidask._dask.labels import label_array
 from roidask._dask.percentile import score_at_percentile
@@ -102,12 +105,12 @@ def _percentile_cutoff(score):
     return np.float64(float(score) + PERCENTILE_EPSILON)
 
 
-def cutoff_threshold(data, threshold, *, two_sided=True, where=None, eager=False):
+def cutoff_threshold(data, threshold, *, two_sided=True, where=None):
     """nilearn's ``check_threshold`` on a dask array, as a lazy 0-d float64.
 
     ``data`` must be finite (nilearn zeroes non-finite values first);
-    ``where`` selects the voxels that count. With ``eager`` the range check
-    runs now (for in-memory data) instead of when the result is computed.
+    ``where`` selects the voxels that count. Nothing is computed: a
+    percentile and the range check of a value are tasks of the result.
     """
     value, percentile = parse_threshold(threshold, two_sided)
     lower = value < 0
@@ -129,13 +132,8 @@ def cutoff_threshold(data, threshold, *, two_sided=True, where=None, eager=False
         count = selected.sum()
         masked = da.where(selected, values, np.inf if lower else -np.inf)
     extreme = masked.min() if lower else masked.max()
-    if eager:
-        count, extreme = dask.compute(count, extreme, scheduler="sync")
-        return da.from_array(_check_range(value, count, extreme, lower=lower, values=described))
-    check = dask.delayed(
-        functools.partial(_check_range, lower=lower, values=described), pure=True
-    )
-    return da.from_delayed(check(value, count, extreme), shape=(), dtype=np.float64)
+    check = functools.partial(_check_range, value, lower=lower, values=described)
+    return da.map_blocks(check, count, extreme, dtype=np.float64, meta=np.array(0.0))
 
 
 def apply_threshold(block, cutoff, mask=None, *, two_sided):
@@ -247,7 +245,8 @@ def threshold_img(
         a percentile.
     cluster_threshold : int
         Drop positive and negative clusters (6-connected, per volume) with
-        fewer voxels than this.
+        fewer voxels than this. On a 4D image the filter works on chunks of
+        whole volumes (as many as fit in 64 MiB, at least one).
     two_sided : bool
         Keep ``|x| >= threshold`` (True); else keep ``x >= threshold`` for a
         threshold >= 0, ``x <= threshold`` for a negative one.
@@ -267,7 +266,7 @@ def threshold_img(
     ------
     ParameterError
         For a malformed threshold ("120%", a negative two-sided one), or a
-        threshold outside the data range (when computed, for a lazy image).
+        threshold outside the data range (when the result is computed).
 
     Examples
     --------
@@ -298,7 +297,7 @@ absolute values (26), got 100.0
         where = da.broadcast_to(mask[(...,) + (None,) * (data.ndim - 3)], data.shape,
                                 chunks=data.chunks)
     cutoff = cutoff_threshold(
-        finite, threshold, two_sided=two_sided, where=where, eager=not is_lazy(img)
+        finite, threshold, two_sided=two_sided, where=where
     )
     func = functools.partial(apply_threshold, two_sided=two_sided)
     index = "ijkt"[: data.ndim]
