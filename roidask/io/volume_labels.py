@@ -1,6 +1,9 @@
 """Per-volume metadata tables (Haxby's ``labels.txt``) as coordinates on ``t``.
 
-The file is whitespace-separated with a header row and one row per volume.
+The file is whitespace-separated with a header row and one row per volume;
+a file whose first line looks like a volume's row (a column named by a
+number, or every name repeated as a value of its column) is refused as
+missing its header line.
 Haxby's columns ``labels`` and ``chunks`` become the ``condition`` and
 ``run`` coordinates; other columns keep their names.
 
@@ -24,6 +27,36 @@ from roidask.errors import InputFileError
 from roidask.grid import TIME_DIM
 
 RENAMES = {"labels": "condition", "chunks": "run"}
+EXPECTED_HEADER = "labels chunks"
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_header(path, table):
+    """Raise when the header row looks like a data row (a file without its header line).
+
+    A header names the columns: a name that is a number, or every name also
+    appearing as a value of its own column, means the first line is a volume's row.
+    """
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = next((line.strip() for line in f if line.strip()), "")
+    names = first.split()
+    numeric = any(_is_number(name) for name in names)
+    repeated = len(table) > 0 and len(names) == table.shape[1] and all(
+        name in set(table.iloc[:, i].astype(str)) for i, name in enumerate(names)
+    )
+    if numeric or repeated:
+        raise InputFileError(
+            path, f"has no header line: its first line {first!r} looks like a volume's row",
+            f"add a first line naming the columns, e.g. {EXPECTED_HEADER!r} (Haxby's; "
+            "'labels' becomes the condition coordinate, 'chunks' the run)",
+        )
 
 
 def read_volume_labels(path, n_volumes=None):
@@ -39,6 +72,7 @@ def read_volume_labels(path, n_volumes=None):
         ) from None
     if table.shape[1] == 0:
         raise InputFileError(path, "has no columns", "its first row must name the columns")
+    _check_header(path, table)
     if n_volumes is not None and len(table) != n_volumes:
         raise InputFileError(
             path, f"has {len(table)} rows but the image has {n_volumes} volumes",
