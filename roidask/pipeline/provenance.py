@@ -2,13 +2,15 @@
 
 ``provenance.json`` holds the versions of roidask and its engine, the
 resolved config, a fingerprint of every input (size, modification time and
-a hash of its first and last MiB), timings, and a key made from all of
-these. It is written last: an interrupted run leaves no provenance, so the
-next run redoes the work.
+a hash of its first and last MiB; for a zarr store, the name, size and
+modification time of every chunk file and a hash of its metadata), timings,
+and a key made from all of these. It is written last: an interrupted run
+leaves no provenance, so the next run redoes the work.
 """
 
 import hashlib
 import json
+import os
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -31,15 +33,42 @@ def versions():
     return found
 
 
-def fingerprint(path):
-    """Size, mtime and a hash of the first and last MiB of a file or store."""
+METADATA_FILES = ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata")
+
+
+def _is_metadata(name):
+    return name in METADATA_FILES or name.endswith(".json")
+
+
+def store_fingerprint(path):
+    """Every file of a store (zarr): its name, size and mtime, and its metadata's bytes.
+
+    Only the metadata files are read, so this costs one ``stat`` per chunk
+    file: a chunk rewritten, added or removed changes the fingerprint.
+    """
     path = Path(path)
-    if path.is_dir():  # a zarr store: its metadata files
-        parts = sorted(p for p in path.rglob("*.json"))
-        digest = hashlib.sha256()
-        for part in parts:
-            digest.update(part.read_bytes())
-        return {"path": str(path), "sha256_metadata": digest.hexdigest()}
+    listing, metadata = hashlib.sha256(), hashlib.sha256()
+    files = total = 0
+    for root, dirs, names in os.walk(path):
+        dirs.sort()
+        for name in sorted(names):
+            full = os.path.join(root, name)
+            relative = os.path.relpath(full, path)
+            stat = os.stat(full)
+            listing.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            files, total = files + 1, total + stat.st_size
+            if _is_metadata(name):
+                with open(full, "rb") as f:
+                    metadata.update(relative.encode() + b"\0" + f.read())
+    return {"path": str(path), "files": files, "size": total,
+            "sha256_listing": listing.hexdigest(), "sha256_metadata": metadata.hexdigest()}
+
+
+def fingerprint(path):
+    """Size, mtime and a hash of the first and last MiB of a file; see also stores."""
+    path = Path(path)
+    if path.is_dir():
+        return store_fingerprint(path)
     stat = path.stat()
     digest = hashlib.sha256()
     with open(path, "rb") as f:
