@@ -3,10 +3,14 @@
 Every test runs the real command line in a subprocess, as a user would.
 """
 
+import json
+import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 CONFIGS = Path(__file__).parents[1] / "configs"
@@ -123,3 +127,106 @@ def test_outputs_under_a_subfolder_stay_allowed(study):
     config = atlas_config(study, **{"path: atlas_signals.tsv": "path: tables/../tables/a.tsv"})
     proc = roidask("validate", config)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_output_through_a_link_leading_out_is_refused_at_run(study, tmp_path):
+    config = atlas_config(study, **{"path: atlas_signals.tsv": "path: tables/a.tsv"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = study / "out"
+    out.mkdir()
+    (out / "tables").symlink_to(outside, target_is_directory=True)
+    proc = roidask("run", config, "--output", out, *ONE_WORKER)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "resolves outside the output folder" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(outside.iterdir()) == []
+    assert not (out / "provenance.json").exists()
+
+
+# ---- outputs committed as a set ---------------------------------------------------------
+
+TABLES = ("atlas_signals.tsv", "atlas_signals.parquet")
+
+
+def tables(folder):
+    return {name: (pd.read_csv(folder / name, sep="\t") if name.endswith(".tsv")
+                   else pd.read_parquet(folder / name)) for name in TABLES}
+
+
+def assert_same_tables(found, expected):
+    for name in TABLES:
+        pd.testing.assert_frame_equal(found[name], expected[name])
+
+
+def leftovers(folder):
+    return [p for p in Path(folder).rglob(".*") if "staging" in p.name or ".tmp-" in p.name]
+
+
+@pytest.fixture
+def two_configs(study):
+    """The atlas config and a variant with other parameters (median instead of mean)."""
+    original = atlas_config(study)
+    other = study / "other.yaml"
+    other.write_text(original.read_text().replace("strategy: mean", "strategy: median"))
+    clean = study / "clean"
+    assert roidask("run", original, "--output", clean, *ONE_WORKER).returncode == 0
+    return original, other, tables(clean)
+
+
+@pytest.mark.parametrize("change", ["rewritten", "removed", "truncated"])
+def test_output_changed_after_the_run_is_redone(two_configs, study, change):
+    original, _, expected = two_configs
+    out = study / "out"
+    assert roidask("run", original, "--output", out, *ONE_WORKER).returncode == 0
+    tsv = out / "atlas_signals.tsv"
+    if change == "rewritten":  # same columns, other numbers, as another run would write
+        frame = pd.read_csv(tsv, sep="\t")
+        frame.iloc[:, -1] = 0.0
+        frame.to_csv(tsv, sep="\t", index=False)
+    elif change == "removed":
+        tsv.unlink()
+    else:
+        tsv.write_bytes(tsv.read_bytes()[:100])
+    proc = roidask("run", original, "--output", out, *ONE_WORKER)
+    assert proc.returncode == 0 and "atlas_signals: done" in proc.stdout, proc.stdout
+    assert_same_tables(tables(out), expected)
+
+
+FAULTS = ["outputs-staged", "output-replaced", "before-provenance"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_run_killed_while_replacing_outputs_leaves_no_stale_provenance(two_configs, study,
+                                                                        fault):
+    original, other, expected = two_configs
+    out = study / "out"
+    assert roidask("run", original, "--output", out, *ONE_WORKER).returncode == 0
+    env = dict(os.environ, ROIDASK_FAULT=fault)
+    killed = roidask("run", other, "--output", out, *ONE_WORKER, env=env)
+    assert killed.returncode == -signal.SIGKILL, "the run was not stopped at " + fault
+    if fault != "outputs-staged":  # the old outputs were being replaced: no provenance left
+        assert not (out / "provenance.json").exists()
+    proc = roidask("run", original, "--output", out, *ONE_WORKER)
+    assert proc.returncode == 0, proc.stderr
+    if fault == "outputs-staged":  # nothing was replaced yet: the earlier set is intact
+        assert "atlas_signals: up to date, skipped" in proc.stdout
+    else:
+        assert "atlas_signals: done" in proc.stdout, proc.stdout
+    assert_same_tables(tables(out), expected)
+    again = roidask("run", original, "--output", out, *ONE_WORKER)
+    assert "atlas_signals: up to date, skipped" in again.stdout
+    assert leftovers(out) == []  # the killed run's staging folder is gone
+
+
+def test_staging_left_by_a_killed_run_is_removed_by_the_next_run(two_configs, study):
+    original, other, expected = two_configs
+    out = study / "out"
+    env = dict(os.environ, ROIDASK_FAULT="outputs-staged")
+    assert roidask("run", original, "--output", out, *ONE_WORKER, env=env).returncode != 0
+    assert leftovers(out), "the killed run staged nothing"
+    assert not (out / "atlas_signals.tsv").exists()  # nothing staged is visible
+    assert roidask("run", original, "--output", out, *ONE_WORKER).returncode == 0
+    assert leftovers(out) == []
+    assert_same_tables(tables(out), expected)
+    record = json.loads((out / "provenance.json").read_text())
+    assert sorted(record["output_files"]) == sorted([*TABLES, "atlas_report.html"])

@@ -4,8 +4,14 @@
 resolved config, a fingerprint of every input (size, modification time and
 a hash of its first and last MiB; for a zarr store, the name, size and
 modification time of every chunk file and a hash of its metadata), timings,
-and a key made from all of these. It is written last: an interrupted run
-leaves no provenance, so the next run redoes the work.
+a key made from all of these, and a fingerprint of every output it wrote.
+
+A run removes the old ``provenance.json`` before it replaces a single
+output and writes the new one last: a run interrupted anywhere leaves
+either the complete earlier set with its provenance, or no provenance, and
+the next run redoes the work. A subject is up to date only when its key
+matches and every output still has the fingerprint recorded when it was
+written, so an output changed, replaced or removed since is redone.
 """
 
 import hashlib
@@ -96,12 +102,36 @@ def read_provenance(folder):
         return None
 
 
+def output_fingerprints(folder, output_paths):
+    """Fingerprints of outputs, by path relative to ``folder`` (without the path itself)."""
+    found = {}
+    for path in output_paths:
+        path = Path(path)
+        print_ = fingerprint(path)
+        print_.pop("path")
+        found[path.relative_to(folder).as_posix()] = print_
+    return found
+
+
 def up_to_date(folder, key, output_paths):
-    """Whether ``folder`` holds complete outputs made with ``key``."""
+    """Whether ``folder`` holds the outputs made with ``key``, unchanged since."""
     record = read_provenance(folder)
-    return bool(record) and record.get("key") == key and all(
-        Path(p).exists() for p in output_paths
-    )
+    if not record or record.get("key") != key or not isinstance(record.get("output_files"), dict):
+        return False
+    if not all(Path(p).exists() for p in output_paths):
+        return False
+    try:
+        return output_fingerprints(folder, output_paths) == record["output_files"]
+    except OSError:
+        return False
+
+
+def invalidate(folder):
+    """Remove ``folder``'s provenance: its outputs are about to be replaced."""
+    try:
+        (Path(folder) / PROVENANCE).unlink()
+    except FileNotFoundError:
+        pass
 
 
 def write_provenance(folder, record):

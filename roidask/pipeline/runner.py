@@ -4,22 +4,30 @@ All subjects' results go to the cluster in one ``client.compute`` call (one
 distributed computation, under a progress bar); 4D image outputs stream to
 disk instead of being gathered. A subject whose files are bad, or whose
 computation fails, is reported while the other subjects' outputs are still
-written. Outputs appear atomically and ``provenance.json`` is written last,
-so a rerun skips subjects whose outputs are up to date and redoes
-interrupted ones.
+written.
+
+A subject's outputs are written into a staging folder inside its output
+folder and moved into place together once all are complete; the old
+``provenance.json`` is removed before the first one replaces an earlier
+output and the new one, with a fingerprint of every output, is written
+last. A rerun skips subjects whose outputs are up to date and unchanged,
+and redoes interrupted ones (see :mod:`roidask.pipeline.provenance`).
 """
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 
 import xarray as xr
 from distributed import progress
 
-from roidask.errors import RoidaskError
+from roidask.errors import InputFileError, RoidaskError
 from roidask.grid import TIME_DIM
+from roidask.io.atomic import fault_point, remove_stale_staging, replace_path, staging_folder
 from roidask.io.load import load_img
 from roidask.pipeline import provenance
+from roidask.pipeline.config import subject_label
 from roidask.pipeline.outputs import needs_streaming, write_output
 from roidask.pipeline.registry import OPS
 from roidask.pipeline.spec import REFERENCE_PREFIX, is_reference
@@ -104,8 +112,8 @@ def build_subject(config, subject, client=None):
 
 def plan_subject(config, subject, output_dir, force):
     """The plan of one subject, or None when its outputs are up to date."""
-    label = Path(subject).name if subject else config.name
-    folder = Path(output_dir) / (Path(subject).name if subject else "")
+    label = subject_label(subject, config.name)
+    folder = Path(output_dir) / (label if subject else "")
     paths = input_paths(config, subject)
     fingerprints = {name: {k: provenance.fingerprint(p) for k, p in item.items()}
                     for name, item in paths.items()}
@@ -113,6 +121,7 @@ def plan_subject(config, subject, output_dir, force):
                 "inputs": {n: {k: str(p) for k, p in item.items()} for n, item in paths.items()}}
     key = provenance.run_key(resolved, fingerprints)
     output_paths = [folder / output.path for output in config.outputs]
+    remove_stale_staging(folder)  # left by a killed run, even when nothing is to be redone
     if not force and provenance.up_to_date(folder, key, output_paths):
         return label, None
     record = {"key": key, "resolved": resolved, "inputs": fingerprints,
@@ -147,7 +156,7 @@ def run_pipeline(config, output_dir, client, *, force=False, show_progress=True,
         try:
             label, plan = plan_subject(config, subject, output_dir, force)
         except OSError as err:
-            summary.failed[Path(subject).name if subject else config.name] = str(err)
+            summary.failed[subject_label(subject, config.name)] = str(err)
             continue
         if plan is None:
             summary.skipped.append(label)
@@ -205,14 +214,35 @@ def _compute_and_write(plans, config, client, summary, show_progress, echo):
     return summary
 
 
+def _target(folder, path):
+    """``folder / path``, refused when a link on the way leads out of ``folder``."""
+    target = folder / path
+    real_folder = os.path.realpath(folder)
+    real = os.path.realpath(target.parent)
+    if os.path.commonpath([real_folder, real]) != real_folder:
+        raise InputFileError(target, f"resolves outside the output folder {folder} (through a "
+                             "link)", "remove the link or choose another output folder")
+    return target
+
+
 def _write_subject(plan, outputs, results, compute_s):
+    """Stage every output, then replace the old set: provenance out first, in last."""
     start = time.perf_counter()
-    plan.folder.mkdir(parents=True, exist_ok=True)
-    for name in plan.computed:
-        write_output(outputs[name], results[plan.label, name], plan.folder / outputs[name].path)
-    for name, value in plan.written_after.items():
-        write_output(outputs[name], value, plan.folder / outputs[name].path)
+    folder = plan.folder
+    with staging_folder(folder) as stage:
+        for name in plan.computed:
+            write_output(outputs[name], results[plan.label, name], stage / outputs[name].path)
+        for name, value in plan.written_after.items():
+            write_output(outputs[name], value, stage / outputs[name].path)
+        targets = {name: _target(folder, output.path) for name, output in outputs.items()}
+        fault_point("outputs-staged")
+        provenance.invalidate(folder)
+        for name, target in targets.items():
+            replace_path(stage / outputs[name].path, target, trash=stage / ".replaced")
+            fault_point("output-replaced")
     plan.record["timings"].update(compute_s=compute_s,
                                   write_s=round(time.perf_counter() - start, 3))
-    plan.record["outputs"] = {name: str(plan.folder / o.path) for name, o in outputs.items()}
-    provenance.write_provenance(plan.folder, plan.record)
+    plan.record["outputs"] = {name: str(target) for name, target in targets.items()}
+    plan.record["output_files"] = provenance.output_fingerprints(folder, targets.values())
+    fault_point("before-provenance")
+    provenance.write_provenance(folder, plan.record)
