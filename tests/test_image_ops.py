@@ -533,6 +533,15 @@ def test_index_img_equals_nilearn(chunking):
         exact(out, nimage.index_img(nifti(values), index))
     out = image.index_img(img, img.condition.values == "b")
     assert out.t.values.tolist() == [1, 4] and out.condition.values.tolist() == ["b", "b"]
+    by_coordinate = image.index_img(img, img.condition == "b")  # an xarray boolean, as sel takes
+    assert by_coordinate.t.values.tolist() == [1, 4]
+
+
+def test_index_img_bad_index_message_stays_short():
+    img = chunked(synthetic_values(4), None)
+    with pytest.raises(ParameterError) as error:
+        image.index_img(img, np.ones(1000, dtype=bool))
+    assert len(str(error.value)) < 200 and "shape (1000,)" in str(error.value)
 
 
 @pytest.mark.parametrize("index", [6, -7, [0, 9], np.array([True, False]), "x", 1.5])

@@ -34,8 +34,10 @@ def _require_4d(img, argument="img"):
 
 def _time_index(index, n):
     """Validate a volume index as nilearn's ``index_img`` accepts it."""
-    if hasattr(index, "iloc") and hasattr(index, "to_numpy"):
+    if hasattr(index, "iloc") and hasattr(index, "to_numpy"):  # pandas
         index = index.to_numpy().ravel()
+    if hasattr(index, "dims") and hasattr(index, "values"):  # xarray, e.g. img.condition == "a"
+        index = np.asarray(index.values)
     expected = "an int, a slice, a list of ints or a boolean array over the volumes"
     if isinstance(index, (numbers.Integral, np.integer)) and not isinstance(index, bool):
         if not -n <= index < n:
@@ -47,14 +49,17 @@ def _time_index(index, n):
         values = np.asarray(index)
         if values.dtype == bool:
             if values.shape != (n,):
-                raise ParameterError("index", f"a boolean array of length {n}", index)
+                raise ParameterError("index", f"a boolean array of length {n}",
+                                     f"one of shape {values.shape}")
             return values
         if values.size == 0:
             return values.astype(np.intp)
         if values.ndim != 1 or values.dtype.kind not in "iu":
-            raise ParameterError("index", expected, index)
+            raise ParameterError("index", expected,
+                                 f"an array of shape {values.shape} and dtype {values.dtype}")
         if values.min() < -n or values.max() >= n:
-            raise ParameterError("index", f"integers in [{-n}, {n})", index)
+            raise ParameterError("index", f"integers in [{-n}, {n})",
+                                 f"values from {values.min()} to {values.max()}")
         return values
     raise ParameterError("index", expected, index)
 
