@@ -34,5 +34,5 @@ def test_cli_quickstart(tmp_path):
     proc = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "valid (6 steps" in proc.stdout
+    assert "valid (7 steps" in proc.stdout
     assert (tmp_path / "results" / "roi_labels.nii.gz").exists()
