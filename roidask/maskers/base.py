@@ -13,7 +13,6 @@ import xarray as xr
 
 from roidask._dask.chunks import TARGET_CHUNK_BYTES
 from roidask._utils.checks import check_bool, check_fwhm
-from roidask._utils.docs import fill_doc
 from roidask.errors import ParameterError, RoidaskError
 from roidask.grid import TIME_DIM, chunk_data, same_grid
 from roidask.image.resampling import resample_to_img
@@ -27,9 +26,6 @@ from roidask.signal.confounds import high_variance_confounds
 class NotFittedError(RoidaskError, AttributeError):
     """A masker was used before ``fit``."""
 
-
-# maskers/labels.py decorates LabelsMasker with this name
-_documented = fill_doc
 
 
 class _BaseMasker:

@@ -6,7 +6,6 @@ asked and names the regions by nilearn's rules; ``transform`` returns lazy
 """
 
 import numbers
-import warnings
 
 import dask
 import dask.array as da
@@ -16,7 +15,9 @@ import xarray as xr
 from roidask._dask.data import dask_data
 from roidask._dask.extraction import STRATEGIES, label_codes, label_statistics
 from roidask._utils.checks import check_bool, mask_values
-from roidask.errors import ParameterError
+from roidask._utils.docs import fill_doc
+from roidask._utils.warnings import warn_user
+from roidask.errors import MaskWarning, ParameterError, ResamplingWarning, RoidaskWarning
 from roidask.grid import (
     TIME_DIM,
     check_same_grid,
@@ -28,7 +29,7 @@ from roidask.grid import (
     voxel_volume,
 )
 from roidask.image.resampling import resample_img
-from roidask.maskers.base import _BaseMasker, _documented
+from roidask.maskers.base import _BaseMasker
 from roidask.maskers.inputs import _load
 from roidask.maskers.inverse import _inverse, _spatial_facts
 
@@ -41,7 +42,7 @@ def _resample_to(img, target, interpolation):
                         interpolation=interpolation)
 
 
-@_documented
+@fill_doc
 class LabelsMasker(_BaseMasker):
     """One signal per atlas region and volume, as nilearn's NiftiLabelsMasker.
 
@@ -204,15 +205,15 @@ class LabelsMasker(_BaseMasker):
             if bg in present and "Background" not in names:
                 names.insert(int(np.flatnonzero(present == bg)[0]), "Background")
             if len(names) < len(present):
-                warnings.warn(
+                warn_user(
                     f"{len(present)} label values but {len(names)} names: the last regions "
-                    "are named 'unknown'", stacklevel=3,
+                    "are named 'unknown'", RoidaskWarning,
                 )
                 names += ["unknown"] * (len(present) - len(names))
             elif len(names) > len(present):
-                warnings.warn(
+                warn_user(
                     f"{len(present)} label values but {len(names)} names: extra names dropped",
-                    stacklevel=3,
+                    RoidaskWarning,
                 )
                 names = names[: len(present)]
         return present, dict(zip(present.tolist(), names))
@@ -244,8 +245,8 @@ class LabelsMasker(_BaseMasker):
             )
         lost = sorted(set(original_values.tolist()) - set(present_after_resampling.tolist()))
         if lost:
-            warnings.warn(f"resampling the atlas onto the data grid removed labels {lost}",
-                          stacklevel=3)
+            warn_user(f"resampling the atlas onto the data grid removed labels {lost}",
+                      MaskWarning)
         before_mask = present_after_resampling[present_after_resampling != bg]
         if mask is not None:
             labels = np.where(mask, labels, bg)
@@ -257,7 +258,7 @@ class LabelsMasker(_BaseMasker):
             )
         removed = sorted(set(before_mask.tolist()) - set(after_mask.tolist()))
         if removed and not self.keep_masked_labels:
-            warnings.warn(f"the mask removed regions {removed}", stacklevel=3)
+            warn_user(f"the mask removed regions {removed}", MaskWarning)
         region_ids = before_mask if self.keep_masked_labels else after_mask
         codes = label_codes(labels, region_ids)
         grid = dict(affine=image_affine(labels_img), header=_spatial_facts(labels_img))
@@ -279,9 +280,9 @@ class LabelsMasker(_BaseMasker):
             check_same_grid(img, self.labels_img_, ("imgs", "labels_img"))
         if self.resampling_target == "labels":
             return _resample_to(img, self.labels_img_, "continuous")
-        warnings.warn(
+        warn_user(
             "imgs are on another grid than the one the masker was fitted on: resampling "
-            "the atlas now (fit(imgs) or fit_transform(imgs) avoids this)", stacklevel=5,
+            "the atlas now (fit(imgs) or fit_transform(imgs) avoids this)", ResamplingWarning,
         )
         self.fit(img)
         return img
