@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 CONFIGS = Path(__file__).parents[1] / "configs"
-ONE_WORKER = ["--n-workers", "1", "--memory-limit", "1GB"]
+# an in-process worker counts the whole test process against its limit (and pauses
+# at 80 % of it): keep the limit well above what a long pytest session holds
+ONE_WORKER = ["--n-workers", "1", "--memory-limit", "6GB"]
 
 
 def roidask(*args):

@@ -21,7 +21,9 @@ from roidask.datasets import make_haxby_like
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 SHIPPED = sorted(p.name for p in CONFIGS.glob("*.yaml") if "batch" not in p.name)
-ONE_WORKER = ["--n-workers", "1", "--memory-limit", "1GB"]
+# an in-process worker counts the whole test process against its limit (and pauses
+# at 80 % of it): keep the limit well above what a long pytest session holds
+ONE_WORKER = ["--n-workers", "1", "--memory-limit", "6GB"]
 
 
 def run_cli(*args):

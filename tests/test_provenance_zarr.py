@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import zarr
 
-ONE_WORKER = ["--n-workers", "1", "--memory-limit", "1GB"]
+# an in-process worker counts the whole test process against its limit (and pauses
+# at 80 % of it): keep the limit well above what a long pytest session holds
+ONE_WORKER = ["--n-workers", "1", "--memory-limit", "6GB"]
 CONFIG = """\
 name: zarr_mean
 inputs:
