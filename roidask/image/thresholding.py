@@ -246,7 +246,8 @@ def threshold_img(
     cluster_threshold : int
         Drop positive and negative clusters (6-connected, per volume) with
         fewer voxels than this. On a 4D image the filter works on chunks of
-        whole volumes (as many as fit in 64 MiB, at least one).
+        whole volumes (as many as fit in
+        :data:`~roidask._dask.chunks.TARGET_CHUNK_BYTES`, at least one).
     two_sided : bool
         Keep ``|x| >= threshold`` (True); else keep ``x >= threshold`` for a
         threshold >= 0, ``x <= threshold`` for a negative one.
