@@ -27,7 +27,6 @@ class NotFittedError(RoidaskError, AttributeError):
     """A masker was used before ``fit``."""
 
 
-
 class _BaseMasker:
     """Parameters, cleaning and reports shared by the maskers."""
 
