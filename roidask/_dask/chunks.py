@@ -7,8 +7,8 @@ spatially, one time point per chunk.
 
 Examples
 --------
->>> volume_layout((40, 64, 64, 1452), "int16")
-((40,), (64,), (64,), (204, 204, 204, 204, 204, 204, 204, 24))
+>>> volume_layout((40, 64, 64, 1452), "int16")[3][:3]
+(25, 25, 25)
 >>> parse_chunks("t=100", 4)
 {'t': 100}
 """
@@ -19,7 +19,12 @@ import numpy as np
 from roidask.errors import ParameterError
 from roidask.grid import SPATIAL_DIMS, TIME_DIM
 
-TARGET_CHUNK_BYTES = 64 * 2**20
+# Small enough that a chunk and its float32 result stay below glibc's largest
+# mmap threshold (32 MiB): their memory is then reused from the heap, not
+# freshly mapped (and page-faulted) for every task. Measured on the
+# Haxby-shaped run, 2 cores: smoothing every volume 5.6 s at 64 MiB chunks,
+# 2.7-4.4 s at 8 MiB.
+TARGET_CHUNK_BYTES = 8 * 2**20
 
 
 def whole_volume_chunks(shape, dtype, target_bytes=TARGET_CHUNK_BYTES):
