@@ -35,7 +35,7 @@ def graph_sizes(img, vt_mask):
         "smooth_img": roidask.smooth_img(img, 6),
         "mean_img": roidask.mean_img(img),
         "ttest_ind (face vs house, smoothed)": ops.ttest_conditions(
-            img, "face", "house", smoothing_fwhm=6).statistic,
+            roidask.smooth_img(img, 6), "face", "house").statistic,
         "f_oneway (9 conditions)": roidask.f_oneway(img, "condition").statistic,
         "threshold_img '97%' of the mean": roidask.threshold_img(roidask.mean_img(img), "97%"),
         "binary_dilation (of a mean-image mask)": roidask.binary_dilation(mask3d),
@@ -50,7 +50,7 @@ def throughput(store, gb, **cluster):
     with roidask.get_client(**cluster) as client:
         start = time.perf_counter()
         img = roidask.load_img(store)
-        test = ops.ttest_conditions(img, "face", "house", smoothing_fwhm=6)
+        test = ops.ttest_conditions(roidask.smooth_img(img, 6), "face", "house")
         rois = roidask.label(roidask.binarize_img(test.neg_log10_p, 5, two_sided=False))[0]
         wait(rois := client.persist(rois))
         masker = roidask.LabelsMasker(rois, resampling_target=None)

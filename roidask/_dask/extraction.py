@@ -341,8 +341,7 @@ def weighted_sums(data, weights, dtype):
     """
     n_columns = len(weights)
     bounds = [np.cumsum((0,) + c) for c in data.chunks[:3]]
-    name = "weighted-sums-" + tokenize(data, [(None if w is None else (w[0], w[1]))
-                                              for w in weights], dtype)
+    name = "weighted-sums-" + tokenize(data, weights, dtype)
     dsk = {}
     for index in np.ndindex(*data.numblocks[:3]):
         block = tuple(slice(b[i], b[i + 1]) for b, i in zip(bounds, index))
