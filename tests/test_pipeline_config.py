@@ -120,3 +120,12 @@ def test_cli_unwritable_output_exit_code_2(tmp_path):
     result = CliRunner().invoke(main, ["run", str(path), "--output", str(blocker / "out")])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: outputs.mask.path: expected an output folder")
+
+
+def test_rules_tying_parameters_together_are_checked_at_validate():
+    config = edited()
+    config["steps"].append({"op": "threshold_img", "name": "thr", "img": "$ttest.t",
+                            "threshold": -1})
+    with pytest.raises(ConfigError, match=r"steps\[3\].threshold: expected a value >= 0 "
+                                          r"when two_sided=True"):
+        validate_config(config, check_files=False)

@@ -44,6 +44,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from roidask._dask.cluster import JOBQUEUE_KINDS
+from roidask.errors import ParameterError
 from roidask.pipeline import ops  # noqa: F401  (registers the operations)
 from roidask.pipeline.registry import OPS
 from roidask.pipeline.spec import (
@@ -207,6 +208,12 @@ def _step(index, value, known):
     params = {}
     for key, item in value.items():
         params[key] = _check_param(op.params[key], item, f"{where}.{key}", known)
+    try:
+        ops.check_step(op_name, params)
+    except ConfigError:
+        raise
+    except ParameterError as err:
+        raise ConfigError(f"{where}.{err.name}", err.expected, err.got) from None
     return Step(name, op_name, params)
 
 
