@@ -54,6 +54,6 @@ class NiftiAccessor:
 
     def to_zarr(self, path, **kwargs):
         """Write to a zarr store; see :func:`roidask.to_zarr`."""
-        from roidask.io.zarr_store import to_zarr
+        from roidask.io.zarr_write import to_zarr
 
         return to_zarr(self._obj, path, **kwargs)

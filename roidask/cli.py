@@ -102,7 +102,7 @@ def convert(src, dst, chunks, labels, **cluster):
     on the cluster.
     """
     from roidask.io.convert import convert as run_convert
-    from roidask.io.nifti_write import is_nifti_path
+    from roidask.io.nifti_format import is_nifti_path
 
     if is_nifti_path(src):
         run_convert(src, dst, chunks=chunks, labels=labels)

@@ -47,7 +47,8 @@ def fault_point(name):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _remove(path):
+def remove_path(path):
+    """Remove a file, link or folder if it is there."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists() or path.is_symlink():
@@ -74,13 +75,13 @@ def atomic_output(path, overwrite=True):
     try:
         yield tmp
     except BaseException:
-        _remove(tmp)
+        remove_path(tmp)
         raise
     if path.exists():
         old = parent / f".{path.name}.old-{token}"
         os.replace(path, old)
         os.replace(tmp, path)
-        _remove(old)
+        remove_path(old)
     else:
         os.replace(tmp, path)
 
@@ -122,7 +123,7 @@ def remove_stale_staging(folder):
         owner, _, _ = entry.name[len(STAGING_PREFIX):].rpartition("-")
         owner_host, _, pid = owner.rpartition("-")
         if owner_host == host and pid.isdigit() and _process_gone(int(pid)):
-            _remove(entry)
+            remove_path(entry)
 
 
 @contextlib.contextmanager
@@ -142,4 +143,4 @@ def staging_folder(folder):
     try:
         yield path
     finally:
-        _remove(path)
+        remove_path(path)

@@ -145,7 +145,7 @@ def convert(src, dst, *, chunks=None, labels=None, overwrite=True):
     """Convert between NIfTI and zarr, choosing the direction from the names.
 
     NIfTI -> zarr streams the file once (:func:`nifti_to_zarr`); zarr ->
-    NIfTI streams slabs of time points (:func:`roidask.to_nifti`).
+    NIfTI stores chunks in place, in one computation (:func:`roidask.to_nifti`).
     """
     if is_nifti_path(src) and is_zarr_path(dst):
         return nifti_to_zarr(src, dst, chunks=chunks, labels=labels, overwrite=overwrite)

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from roidask.errors import InputFileError
+from roidask.io.nifti_format import is_nifti_path
 from roidask.io.nifti_read import load_nifti
-from roidask.io.nifti_write import is_nifti_path
 from roidask.io.volume_labels import attach_volume_labels
 from roidask.io.zarr_store import is_zarr_path, open_zarr
 

@@ -5,7 +5,8 @@ named ``image`` unless it has a name), the ``i, j, k[, t]`` index
 coordinates, the per-volume coordinates on ``t`` and the 0-d ``space``
 coordinate whose attrs hold the affine and header facts. Any xarray user can
 open it with ``xarray.open_zarr``; :func:`open_zarr` also restores the grid
-checks. Zarr chunks follow the image's dask chunks (made regular first).
+checks. Zarr chunks follow the image's dask chunks (made regular first);
+:func:`roidask.io.zarr_write.to_zarr` writes stores.
 """
 
 import warnings
@@ -18,7 +19,6 @@ from zarr.codecs import BloscCodec
 from roidask._dask.chunks import resolve_chunks
 from roidask.errors import InputFileError
 from roidask.grid import as_image, chunk_data
-from roidask.io.atomic import atomic_output
 
 DEFAULT_NAME = "image"
 
@@ -59,28 +59,6 @@ def to_dataset(img):
     ds.attrs["roidask_image"] = name
     ds[name].encoding["compressors"] = (image_codec(ds[name].dtype),)
     return ds
-
-
-def to_zarr(img, path, *, overwrite=True):
-    """Write an image to a zarr store, chunk by chunk and atomically.
-
-    Chunks are written in parallel by the active dask scheduler (a
-    distributed cluster if one is active); the store appears under ``path``
-    only once complete.
-
-    Examples
-    --------
-    >>> import numpy as np, tempfile, os
-    >>> from roidask.grid import new_image
-    >>> path = os.path.join(tempfile.mkdtemp(), "x.zarr")
-    >>> to_zarr(new_image(np.ones((2, 3, 4)), np.eye(4)).chunk(), path)
-    >>> open_zarr(path).shape
-    (2, 3, 4)
-    """
-    ds = to_dataset(img)
-    with atomic_output(path, overwrite=overwrite) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
-        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=3)
 
 
 def open_zarr(path, chunks=None):

@@ -12,7 +12,7 @@ from roidask.errors import ParameterError
 from roidask.grid import TIME_DIM
 from roidask.io.atomic import atomic_output
 from roidask.io.nifti_write import to_nifti
-from roidask.io.zarr_store import to_zarr
+from roidask.io.zarr_write import to_zarr
 
 
 def needs_streaming(output, value):
