@@ -8,7 +8,6 @@ and the parameters they document alike come from
 """
 
 
-import numpy as np
 import xarray as xr
 
 from roidask._dask.chunks import TARGET_CHUNK_BYTES
@@ -169,20 +168,40 @@ class _BaseMasker:
         """
         from roidask.reporting.html_report import render_report
 
-        self._check_fitted()
-        report = render_report(self._report_content(title))
+        content = self.report_content(title=title)
+        report = render_report(content.computed())
         if path is not None:
             report.save_as_html(path)
         return report
 
+    def report_content(self, *, title=None):
+        """What :meth:`generate_report` shows, its background image still lazy.
+
+        A :class:`roidask.reporting.ReportContent` whose ``background`` is
+        the lazy mean image (or None): a caller that computes other results
+        too computes it in the same run (as ``roidask run`` does), then
+        renders ``content.computed(background)``.
+
+        Examples
+        --------
+        >>> from roidask.maskers import LabelsMasker
+        >>> import numpy as np
+        >>> from roidask.grid import new_image
+        >>> labels = new_image(np.repeat([0, 1, 2], 4).reshape(3, 2, 2), np.eye(4))
+        >>> LabelsMasker(labels).fit().report_content().caption
+        'Atlas regions'
+        """
+        self._check_fitted()
+        return self._report_content(title)
+
     def _report_background(self, grid_img):
-        """The mean of the image the masker was fitted on, on ``grid_img``'s grid."""
+        """The lazy mean of the image the masker was fitted on, on ``grid_img``'s grid."""
         if self._report_img is None:
             return None
         mean = mean_img(self._report_img)
         if not same_grid(mean, grid_img):
             mean = resample_to_img(mean, grid_img, interpolation="continuous")
-        return np.asarray(mean.values, dtype=float)
+        return mean
 
     def _report_content(self, title):
         """What the report shows (a :class:`roidask.reporting.ReportContent`)."""

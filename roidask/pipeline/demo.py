@@ -73,6 +73,6 @@ def run_demo(output_dir, client, *, size="haxby", force=False, echo=print):
     results = output_dir / "roi_extraction"
     config = validate_config(raw, base_dir=data_dir, output_root=results)
     echo(f"running {DEMO_CONFIG} on a dask cluster ...")
-    summary = run_pipeline(config, results, client, force=force, echo=echo)
+    summary = run_pipeline(config, results, client, force=force)
     scores = {} if summary.failed else score(results / "roi_labels.nii.gz", data_dir)
     return summary, scores

@@ -1,8 +1,13 @@
-"""Writers for pipeline outputs: images, signal tables, figures and reports.
+"""Pipeline outputs: images, signal tables, figures and reports, from one computation.
 
-Every writer writes under a temporary name and renames on success.
-:func:`needs_streaming` tells which outputs are too big to compute into
-memory (4D images): those stream to disk through the image writers.
+:func:`plan_output` hands what an output needs to the run's
+:class:`roidask.io.materialise.Materialisation` -- an image to store
+(written by the workers into the staging folder), or the lazy values a
+table, figure or report is made of -- and returns the step that writes the
+file from the computed values once the run is done (``None`` for images).
+So every output of every subject, the reports' pictures included, comes
+from the same single computation. Every writer writes under a temporary
+name and renames on success.
 """
 
 import pandas as pd
@@ -11,21 +16,20 @@ import xarray as xr
 from roidask.errors import ParameterError
 from roidask.grid import TIME_DIM
 from roidask.io.atomic import atomic_output
-from roidask.io.nifti_write import to_nifti
-from roidask.io.zarr_write import to_zarr
 
 
-def needs_streaming(output, value):
-    """Whether ``value`` must be streamed to disk rather than computed in memory."""
-    return output.kind == "image" and isinstance(value, xr.DataArray) and TIME_DIM in value.dims
+def _check_table_source(value, where):
+    if isinstance(value, xr.Dataset):
+        return
+    if not isinstance(value, xr.DataArray) or value.ndim != 2 or TIME_DIM not in value.dims:
+        raise ParameterError(where, "signals (a t x region DataArray) or a table", type(value))
 
 
 def to_table(value, where):
     """A pandas DataFrame from signals (t x region/voxel) or a Dataset."""
+    _check_table_source(value, where)
     if isinstance(value, xr.Dataset):
         return value.to_dataframe().reset_index()
-    if not isinstance(value, xr.DataArray) or value.ndim != 2 or TIME_DIM not in value.dims:
-        raise ParameterError(where, "signals (a t x region DataArray) or a table", type(value))
     other = next(d for d in value.dims if d != TIME_DIM)
     names = value.coords["name"].values if "name" in value.coords else value[other].values
     frame = pd.DataFrame(value.transpose(TIME_DIM, other).values,
@@ -69,24 +73,36 @@ def write_boxplot(value, path, where, by="condition"):
         fig.savefig(tmp, format="png", dpi=80)
 
 
-def write_output(output, value, path):
-    """Write a computed (or, for 4D images, lazy) value to ``path``."""
+def _write_report(content, path):
+    from roidask.reporting.html_report import render_report
+
+    with atomic_output(path) as tmp:
+        render_report(content).save_as_html(tmp)
+
+
+def plan_output(materialisation, output, value, path, group=None):
+    """Add ``output`` of lazy ``value`` to a run; return its file writer or None.
+
+    The writer takes the run's :class:`roidask.io.materialise.Outcome`.
+    Wrong kinds of value are refused here, before anything is computed.
+    """
     where = f"outputs.{output.name}"
     if output.kind == "image":
         if not isinstance(value, xr.DataArray):
             raise ParameterError(f"{where}.from", "an image", type(value).__name__)
-        if str(path).endswith(".zarr"):
-            to_zarr(value, path)
-        else:
-            to_nifti(value, path)
-    elif output.kind == "table":
-        write_table(value, path, where)
-    elif output.kind == "figure":
-        write_boxplot(value, path, where, **output.options)
-    elif output.kind == "report":
+        materialisation.add_image(value, path, group=group)
+        return None
+    if output.kind == "report":
         masker = getattr(value, "masker", value)
-        if not hasattr(masker, "generate_report"):
+        if not hasattr(masker, "report_content"):
             raise ParameterError(f"{where}.from", "a masker step", type(value).__name__)
-        with atomic_output(path) as tmp:
-            masker.generate_report(tmp)
-
+        content = masker.report_content()
+        if content.background is None:
+            return lambda outcome: _write_report(content, path)
+        handle = materialisation.add_value(content.background.data, group=group)
+        return lambda outcome: _write_report(content.computed(outcome.value(handle)), path)
+    _check_table_source(value, where)
+    handle = materialisation.add_value(value, group=group)
+    if output.kind == "table":
+        return lambda outcome: write_table(outcome.value(handle), path, where)
+    return lambda outcome: write_boxplot(outcome.value(handle), path, where, **output.options)

@@ -1,10 +1,21 @@
 """Run a validated pipeline: build every subject's lazy graph, compute once, write.
 
-All subjects' results go to the cluster in one ``client.compute`` call (one
-distributed computation, under a progress bar); 4D image outputs stream to
-disk instead of being gathered. A subject whose files are bad, or whose
-computation fails, is reported while the other subjects' outputs are still
-written.
+Two phases, each one computation over all subjects at once:
+
+1. *Building.* Each step's function is called on the lazy results of the
+   steps before. A step whose graph depends on values (a labels masker
+   must know the label list of an atlas computed by earlier steps) fits on
+   3D results that are persisted on the cluster as soon as they are built,
+   so what it computes is shared with the outputs.
+2. *Materialising.* Every output of every subject -- image files stored
+   chunk by chunk by the workers, tables, figures, and the pictures of
+   reports -- is handed to one :class:`roidask.io.materialise.Materialisation`
+   and made in one ``client.compute`` call, under one progress bar (on
+   stderr, when it is a terminal); then the small files are written from
+   its results.
+
+A subject whose files are bad, or whose computation fails, is reported
+while the other subjects' outputs are still written.
 
 A subject's outputs are written into a staging folder inside its output
 folder and moved into place together once all are complete; the old
@@ -14,21 +25,23 @@ last. A rerun skips subjects whose outputs are up to date and unchanged,
 and redoes interrupted ones (see :mod:`roidask.pipeline.provenance`).
 """
 
+import contextlib
 import dataclasses
 import os
+import sys
 import time
 from pathlib import Path
 
 import xarray as xr
-from distributed import progress
 
 from roidask.errors import InputFileError, RoidaskError
 from roidask.grid import TIME_DIM
 from roidask.io.atomic import fault_point, remove_stale_staging, replace_path, staging_folder
 from roidask.io.load import load_img
+from roidask.io.materialise import Materialisation
 from roidask.pipeline import provenance
 from roidask.pipeline.config import subject_label
-from roidask.pipeline.outputs import needs_streaming, write_output
+from roidask.pipeline.outputs import plan_output
 from roidask.pipeline.registry import OPS
 from roidask.pipeline.spec import REFERENCE_PREFIX, is_reference
 
@@ -41,8 +54,9 @@ class SubjectPlan:
     folder: Path
     key: str
     record: dict
-    computed: dict = dataclasses.field(default_factory=dict)
-    written_after: dict = dataclasses.field(default_factory=dict)
+    values: dict = dataclasses.field(default_factory=dict)
+    writers: list = dataclasses.field(default_factory=list)
+    stage: Path = None
     error: str = None
     subject: object = None
 
@@ -133,15 +147,11 @@ def _fill_plan(config, plan, client):
     start = time.perf_counter()
     values = build_subject(config, plan.subject, client)
     for output in config.outputs:
-        value = resolve(values, output.source)
-        if isinstance(value, (xr.DataArray, xr.Dataset)) and not needs_streaming(output, value):
-            plan.computed[output.name] = value
-        else:
-            plan.written_after[output.name] = value
+        plan.values[output.name] = resolve(values, output.source)
     plan.record["timings"] = {"build_s": round(time.perf_counter() - start, 3)}
 
 
-def run_pipeline(config, output_dir, client, *, force=False, show_progress=True, echo=print):
+def run_pipeline(config, output_dir, client, *, force=False, show_progress=True):
     """Run ``config`` for all its subjects; return a :class:`RunSummary`.
 
     ``client`` is a function returning a context manager that yields a
@@ -165,10 +175,10 @@ def run_pipeline(config, output_dir, client, *, force=False, show_progress=True,
     if not plans:
         return summary
     with client() as started:
-        return _build_compute_write(plans, config, started, summary, show_progress, echo)
+        return _build_compute_write(plans, config, started, summary, show_progress)
 
 
-def _build_compute_write(plans, config, client, summary, show_progress, echo):
+def _build_compute_write(plans, config, client, summary, show_progress):
     built = []
     for plan in plans:
         try:
@@ -177,7 +187,7 @@ def _build_compute_write(plans, config, client, summary, show_progress, echo):
             summary.failed[plan.label] = _describe(err)
             continue
         built.append(plan)
-    return _compute_and_write(built, config, client, summary, show_progress, echo)
+    return _compute_and_write(built, config, client, summary, show_progress)
 
 
 def _describe(err):
@@ -185,32 +195,34 @@ def _describe(err):
         f"{type(err).__name__}: {err}"
 
 
-def _compute_and_write(plans, config, client, summary, show_progress, echo):
-    flat = [(plan, name, value) for plan in plans for name, value in plan.computed.items()]
-    start = time.perf_counter()
-    futures = client.compute([value for _, _, value in flat]) if flat else []
-    if futures and show_progress:
-        progress(futures, notebook=False)
-        echo("")
-    results = {}
-    for (plan, name, _), future in zip(flat, futures):
-        try:
-            results[plan.label, name] = future.result()
-        except Exception as err:  # a failed task: report it for this subject only
-            plan.error = plan.error or _describe(err)
-    compute_s = round(time.perf_counter() - start, 3)
-
-    outputs = {output.name: output for output in config.outputs}
-    for plan in plans:
-        if plan.error is None:
+def _compute_and_write(plans, config, client, summary, show_progress):
+    with contextlib.ExitStack() as stages:
+        run = Materialisation()
+        for plan in plans:
             try:
-                _write_subject(plan, outputs, results, compute_s)
+                plan.stage = stages.enter_context(staging_folder(plan.folder))
+                for output in config.outputs:
+                    path = plan.stage / output.path
+                    writer = plan_output(run, output, plan.values[output.name], path, plan.label)
+                    plan.writers.append(writer)
             except (RoidaskError, OSError) as err:
                 plan.error = str(err)
-        if plan.error is not None:
-            summary.failed[plan.label] = plan.error
-        else:
-            summary.done.append(plan.label)
+        start = time.perf_counter()
+        outcome = run.run(client, show_progress=show_progress and sys.stderr.isatty())
+        compute_s = round(time.perf_counter() - start, 3)
+        for plan in plans:
+            failure = outcome.failed(plan.label)
+            if plan.error is None and failure is not None:
+                plan.error = _describe(failure)
+            if plan.error is None:
+                try:
+                    _write_subject(plan, config.outputs, outcome, compute_s)
+                except (RoidaskError, OSError) as err:
+                    plan.error = str(err)
+            if plan.error is not None:
+                summary.failed[plan.label] = plan.error
+            else:
+                summary.done.append(plan.label)
     return summary
 
 
@@ -225,21 +237,19 @@ def _target(folder, path):
     return target
 
 
-def _write_subject(plan, outputs, results, compute_s):
-    """Stage every output, then replace the old set: provenance out first, in last."""
+def _write_subject(plan, outputs, outcome, compute_s):
+    """Write the small files, then replace the old set: provenance out first, in last."""
     start = time.perf_counter()
-    folder = plan.folder
-    with staging_folder(folder) as stage:
-        for name in plan.computed:
-            write_output(outputs[name], results[plan.label, name], stage / outputs[name].path)
-        for name, value in plan.written_after.items():
-            write_output(outputs[name], value, stage / outputs[name].path)
-        targets = {name: _target(folder, output.path) for name, output in outputs.items()}
-        fault_point("outputs-staged")
-        provenance.invalidate(folder)
-        for name, target in targets.items():
-            replace_path(stage / outputs[name].path, target, trash=stage / ".replaced")
-            fault_point("output-replaced")
+    folder, stage = plan.folder, plan.stage
+    for writer in plan.writers:
+        if writer is not None:
+            writer(outcome)
+    targets = {output.name: _target(folder, output.path) for output in outputs}
+    fault_point("outputs-staged")
+    provenance.invalidate(folder)
+    for output in outputs:
+        replace_path(stage / output.path, targets[output.name], trash=stage / ".replaced")
+        fault_point("output-replaced")
     plan.record["timings"].update(compute_s=compute_s,
                                   write_s=round(time.perf_counter() - start, 3))
     plan.record["outputs"] = {name: str(target) for name, target in targets.items()}

@@ -216,8 +216,9 @@ class ReportContent:
     voxel_size : sequence of 3 floats
         Voxel edge lengths, so that pictures are drawn to scale.
     caption : str
-    background : numpy.ndarray, 3D, optional
-        Drawn in grey under the overlay (e.g. the mean image).
+    background : numpy.ndarray or lazy 3D image, optional
+        Drawn in grey under the overlay (e.g. the mean image); a lazy image
+        is computed by :meth:`computed`, which renderers are handed.
     table : pandas.DataFrame, optional
         With ``table_title`` and ``table_note`` (plain text).
     parameters : dict, optional
@@ -235,6 +236,17 @@ class ReportContent:
     table_title: str = "Regions"
     table_note: str = ""
     parameters: dict = dataclasses.field(default_factory=dict)
+
+    def computed(self, background=None):
+        """This content with a numpy ``background``: the one given (computed by
+        the caller with its other results), or this one's, computed now.
+        """
+        if background is None and self.background is not None:
+            background = self.background.values if hasattr(self.background, "values") \
+                else self.background
+        if background is None:
+            return self
+        return dataclasses.replace(self, background=np.asarray(background, dtype=float))
 
 
 def render_report(content):
