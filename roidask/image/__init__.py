@@ -14,7 +14,9 @@ Examples
 (6, 7, 5)
 """
 
+from roidask.image.concat import concat_imgs, iter_img
 from roidask.image.mask_logic import mask_and, mask_not, mask_or
+from roidask.image.math import get_data, math_img
 from roidask.image.morphology import (
     binary_closing,
     binary_dilation,
@@ -35,10 +37,14 @@ __all__ = [
     "binary_erosion",
     "binary_fill_holes",
     "binary_opening",
+    "concat_imgs",
+    "get_data",
     "index_img",
+    "iter_img",
     "mask_and",
     "mask_not",
     "mask_or",
+    "math_img",
     "mean_img",
     "new_img_like",
     "resample_img",
