@@ -119,7 +119,7 @@ def build_subject(config, subject, client=None):
         except RoidaskError as err:
             raise RoidaskError(f"steps[{index}] ({step.op}): {err}") from err
         if client is not None and _is_small(value):
-            value = client.persist(value)
+            value = client.persist(value, optimize_graph=False)
         values[step.name] = value
     return values
 

@@ -1,0 +1,73 @@
+"""Passes over the data: each shipped config reads each chunk of ``func`` as often as it must.
+
+The reads are counted at the file reader (:class:`roidask.io.nifti_read.NiftiArray`,
+wrapped so that every real read is also recorded) while ``run_pipeline`` runs
+each shipped config on an in-process cluster, with ``func`` cut into several
+time chunks.
+"""
+
+import collections
+import contextlib
+from pathlib import Path
+
+import distributed
+import pytest
+
+from roidask.io.nifti_read import NiftiArray
+from roidask.pipeline.config import load_config, validate_config
+from roidask.pipeline.runner import run_pipeline
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+
+# reads of each volume of func, and why that many passes are needed
+PASSES = {
+    # one pass: the atlas is an input, so every region signal comes from one read
+    "atlas_signals.yaml": 1,
+    # one pass: the region signals of the labels come from the statistics pass
+    "region_extraction.yaml": 1,
+    # two: the mask is the mean of all volumes, and the voxel signals need the mask
+    # (its voxel count is the shape of the signals) before they can be built
+    "mask_computation.yaml": 2,
+    # two: the labels come from a t-test over all volumes, the signals need the labels
+    "roi_extraction.yaml": 2,
+}
+
+
+@contextlib.contextmanager
+def in_process_client():
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=None) as client:
+        yield client
+
+
+@pytest.fixture
+def counted_reads(monkeypatch):
+    reads = collections.Counter()
+    read = NiftiArray.__getitem__
+
+    def counting(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        if Path(self.path).name == "func.nii.gz":
+            reads.update(range(*key[-1].indices(self.shape[-1])))
+        return read(self, key)
+
+    monkeypatch.setattr(NiftiArray, "__getitem__", counting)
+    return reads
+
+
+def test_every_shipped_config_has_an_expected_count():
+    assert set(PASSES) == {p.name for p in CONFIGS.glob("*.yaml") if "batch" not in p.name}
+
+
+@pytest.mark.parametrize("name", sorted(PASSES))
+def test_config_reads_each_func_chunk_once_per_needed_pass(name, tiny_dataset, tmp_path,
+                                                           counted_reads):
+    raw = load_config(CONFIGS / name, check_files=False).raw
+    raw["inputs"]["func"]["chunks"] = {"t": 50}
+    config = validate_config(raw, base_dir=tiny_dataset.func.parent, output_root=tmp_path)
+    summary = run_pipeline(config, tmp_path, in_process_client, show_progress=False)
+    assert summary.failed == {}
+    # reads of each volume of func (chunks of volumes that no step uses are not read)
+    assert max(counted_reads.values()) == PASSES[name]
+    if name == "atlas_signals.yaml":
+        assert sorted(counted_reads) == list(range(242))
