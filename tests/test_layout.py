@@ -14,7 +14,7 @@ LAYERS = {
     "roidask._dask": 2,
     "roidask.accessor": 3, "roidask.io": 3, "roidask.testing": 3,
     "roidask.image": 4, "roidask.regions": 4, "roidask.signal": 4, "roidask.stats": 4,
-    "roidask.datasets": 4,
+    "roidask.datasets": 4, "roidask.interfaces": 4, "roidask.bids": 4,
     "roidask.reporting": 5,
     "roidask.masking": 6,
     "roidask.maskers": 7,

@@ -1,0 +1,1 @@
+"""Interfaces to the outputs of other neuroimaging tools (nilearn's ``nilearn.interfaces``)."""
