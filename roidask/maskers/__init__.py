@@ -31,7 +31,16 @@ Examples
 from roidask.maskers.base import NotFittedError
 from roidask.maskers.labels import RESAMPLING_TARGETS as RESAMPLING_TARGETS
 from roidask.maskers.labels import LabelsMasker
+from roidask.maskers.maps import MAPS_RESAMPLING_TARGETS as MAPS_RESAMPLING_TARGETS
+from roidask.maskers.maps import MapsMasker, NiftiMapsMasker
 from roidask.maskers.voxels import MASK_STRATEGIES as MASK_STRATEGIES
 from roidask.maskers.voxels import Masker
 
-__all__ = ["LabelsMasker", "Masker", "NotFittedError"]
+#: nilearn's class names, so a port changes only the import prefix
+NiftiLabelsMasker = LabelsMasker
+NiftiMasker = Masker
+
+__all__ = [
+    "LabelsMasker", "MapsMasker", "Masker", "NiftiLabelsMasker", "NiftiMapsMasker",
+    "NiftiMasker", "NotFittedError",
+]

@@ -36,8 +36,20 @@ class _BaseMasker:
         for name in self._param_names:
             setattr(self, name, values[name])
 
-    def get_params(self):
-        """The constructor parameters, as a dict (scikit-learn style).
+    def get_params(self, deep=True):
+        """The constructor parameters, as a dict (scikit-learn convention).
+
+        Parameters
+        ----------
+        deep : bool
+            Accepted for scikit-learn; a masker holds no nested estimators, so
+            the result is the same either way.
+
+        Returns
+        -------
+        dict
+            Parameter name to value, as given to the constructor (or to
+            :meth:`set_params`).
 
         Examples
         --------
@@ -46,6 +58,37 @@ class _BaseMasker:
         6
         """
         return {name: getattr(self, name) for name in self._param_names}
+
+    def set_params(self, **params):
+        """Set constructor parameters (scikit-learn convention); refit afterwards.
+
+        Parameters
+        ----------
+        **params
+            Parameter names of the constructor and their new values.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ParameterError
+            For a name that is not a constructor parameter.
+
+        Examples
+        --------
+        >>> from roidask.maskers import Masker
+        >>> Masker().set_params(smoothing_fwhm=4).smoothing_fwhm
+        4
+        """
+        for name, value in params.items():
+            if name not in self._param_names:
+                raise ParameterError(
+                    "params", f"names among {sorted(self._param_names)}", name
+                )
+            setattr(self, name, value)
+        return self
 
     def __repr__(self):
         changed = {
