@@ -3,7 +3,8 @@
 The reads are counted at the file reader (:class:`roidask.io.nifti_read.NiftiArray`,
 wrapped so that every real read is also recorded) while ``run_pipeline`` runs
 each shipped config on an in-process cluster, with ``func`` cut into several
-time chunks.
+time chunks. Before that computation, 3D results that a graph's shape depends
+on (a mask's voxel count, a label list) are persisted while the graphs are built.
 """
 
 import collections
@@ -59,9 +60,23 @@ def test_every_shipped_config_has_an_expected_count():
     assert set(PASSES) == {p.name for p in CONFIGS.glob("*.yaml") if "batch" not in p.name}
 
 
+@pytest.fixture
+def counted_computes(monkeypatch):
+    calls = collections.Counter()
+    for method in ("compute", "get"):
+        original = getattr(distributed.Client, method)
+
+        def counting(self, *args, _original=original, _method=method, **kwargs):
+            calls[_method] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(distributed.Client, method, counting)
+    return calls
+
+
 @pytest.mark.parametrize("name", sorted(PASSES))
 def test_config_reads_each_func_chunk_once_per_needed_pass(name, tiny_dataset, tmp_path,
-                                                           counted_reads):
+                                                           counted_reads, counted_computes):
     raw = load_config(CONFIGS / name, check_files=False).raw
     raw["inputs"]["func"]["chunks"] = {"t": 50}
     config = validate_config(raw, base_dir=tiny_dataset.func.parent, output_root=tmp_path)
@@ -71,3 +86,7 @@ def test_config_reads_each_func_chunk_once_per_needed_pass(name, tiny_dataset, t
     assert max(counted_reads.values()) == PASSES[name]
     if name == "atlas_signals.yaml":
         assert sorted(counted_reads) == list(range(242))
+    # one computation stores every output (the Materialisation); a labels masker's
+    # fit computes its 3D atlas and mask (a dask.compute: Client.get) to list the regions
+    assert counted_computes["compute"] == 1
+    assert counted_computes["get"] <= 1
