@@ -270,22 +270,33 @@ class LabelsMasker(_BaseMasker):
         self.region_sizes_ = np.bincount(codes.ravel(), minlength=len(region_ids) + 1)[:-1]
         self.n_elements_ = len(region_ids)
         self._codes = codes
+        self._grid_codes = {}
 
     # -- transform -----------------------------------------------------------
     def _on_labels_grid(self, img):
-        """``img`` on the grid of ``labels_img_``: resampled, or the atlas refitted."""
+        """``img`` and the label codes of its grid: the fitted ones, or the atlas resampled.
+
+        With ``resampling_target='data'``, an image on another grid than the
+        one the masker was fitted on gets the fitted atlas resampled onto its
+        grid (nearest), as nilearn does at transform time; the fitted state
+        and the columns (``region_ids_``) stay as they are, and a region the
+        resampling loses gives NaN (0 with ``keep_masked_labels``).
+        """
         if same_grid(img, self.labels_img_):
-            return img
+            return img, self._codes
         if self.resampling_target is None:
             check_same_grid(img, self.labels_img_, ("imgs", "labels_img"))
         if self.resampling_target == "labels":
-            return _resample_to(img, self.labels_img_, "continuous")
+            return _resample_to(img, self.labels_img_, "continuous"), self._codes
         warn_user(
             "imgs are on another grid than the one the masker was fitted on: resampling "
             "the atlas now (fit(imgs) or fit_transform(imgs) avoids this)", ResamplingWarning,
         )
-        self.fit(img)
-        return img
+        key = (img.shape[:3], image_affine(img).tobytes())
+        if key not in self._grid_codes:
+            labels = _resample_to(self.labels_img_, img, "nearest").values
+            self._grid_codes[key] = label_codes(labels, self.region_ids_)
+        return img, self._grid_codes[key]
 
     def transform(self, imgs, confounds=None, sample_mask=None):
         """Signals of every region, lazily.
@@ -325,9 +336,10 @@ class LabelsMasker(_BaseMasker):
 
     def _extract(self, img):
         """Lazy ``(t, region)`` signals of a 4D image, and the dtype they are cleaned in."""
-        img = self._smooth(self._on_labels_grid(img))
+        img, codes = self._on_labels_grid(img)
+        img = self._smooth(img)
         data = dask_data(img)
-        values = label_statistics(data, self._codes, self.n_elements_, self.strategy)
+        values = label_statistics(data, codes, self.n_elements_, self.strategy)
         if self.keep_masked_labels:
             values = da.where(da.isnan(values), 0.0, values)
         signals = xr.DataArray(
