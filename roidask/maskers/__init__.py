@@ -33,6 +33,7 @@ from roidask.maskers.labels import RESAMPLING_TARGETS as RESAMPLING_TARGETS
 from roidask.maskers.labels import LabelsMasker
 from roidask.maskers.maps import MAPS_RESAMPLING_TARGETS as MAPS_RESAMPLING_TARGETS
 from roidask.maskers.maps import MapsMasker, NiftiMapsMasker
+from roidask.maskers.spheres import NiftiSpheresMasker, SpheresMasker
 from roidask.maskers.voxels import MASK_STRATEGIES as MASK_STRATEGIES
 from roidask.maskers.voxels import Masker
 
@@ -42,5 +43,5 @@ NiftiMasker = Masker
 
 __all__ = [
     "LabelsMasker", "MapsMasker", "Masker", "NiftiLabelsMasker", "NiftiMapsMasker",
-    "NiftiMasker", "NotFittedError",
+    "NiftiMasker", "NiftiSpheresMasker", "NotFittedError", "SpheresMasker",
 ]
