@@ -144,3 +144,34 @@ def test_cleaned_signals_equal_nilearn_labels_masker(tree, tmp_path, preset):
     got = LabelsMasker(str(atlas), **kwargs).fit_transform(bold, confounds=conf, sample_mask=mask)
     assert got.shape == expected.shape == (mask_ref.size, 3)
     np.testing.assert_allclose(np.asarray(got), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("stem", ["test-v21_desc-confounds_timeseries",
+                                  "test_desc-confounds_regressors"])
+@pytest.mark.parametrize("params", [
+    *STRATEGIES,
+    dict(strategy=("high_pass", "wm_csf", "ica_aroma"), ica_aroma="basic"),
+    dict(strategy=("motion", "global_signal", "scrub"), motion="full", global_signal="full"),
+], ids=str)
+def test_nilearn_shipped_fmriprep_tables(tmp_path, stem, params):
+    """The same on the real fMRIPrep tables nilearn ships (v1.4 regressors and v21 timeseries)."""
+    import importlib.resources
+    import shutil
+
+    data = importlib.resources.files("nilearn.interfaces.fmriprep") / "data"
+    func = tmp_path / "sub-01" / "func"
+    func.mkdir(parents=True)
+    suffix = stem.split("_desc-confounds")[1]
+    for ext in (".tsv", ".json"):
+        shutil.copy(data / f"{stem}{ext}", func / f"sub-01_task-rest_desc-confounds{suffix}{ext}")
+    bold = str(func / f"sub-01_task-rest_space-{'MNI152NLin2009cAsym'}_desc-preproc_bold.nii.gz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            expected = nilearn_fmriprep.load_confounds(bold, **params)
+        except ValueError:
+            with pytest.raises(RoidaskError):
+                load_confounds(bold, **params)
+            return
+        got = load_confounds(bold, **params)
+    _same(got, expected)
