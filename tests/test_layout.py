@@ -16,7 +16,7 @@ LAYERS = {
     "roidask.image": 4, "roidask.regions": 4, "roidask.signal": 4, "roidask.stats": 4,
     "roidask.datasets": 4, "roidask.interfaces": 4, "roidask.bids": 4,
     "roidask.reporting": 5,
-    "roidask.masking": 6,
+    "roidask.masking": 6, "roidask.glm": 6,
     "roidask.maskers": 7,
     "roidask.pipeline": 8,
     "roidask.cli": 9,
