@@ -52,6 +52,34 @@ class NiftiAccessor:
 
         return to_nifti(self._obj, path, **kwargs)
 
+    def to_nibabel(self):
+        """This image as an in-memory :class:`nibabel.Nifti1Image` (computes it).
+
+        For nibabel and ``nilearn.plotting`` (``plot_stat_map(img.nii.to_nibabel())``):
+        the voxels are computed into memory, as ``.values`` would, so use it on
+        3D maps or a few volumes; write large images with :meth:`to_nifti`.
+        The header carries the affine, units, TR and sform/qform codes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import roidask
+        >>> img = roidask.new_image(np.ones((2, 3, 4), "float32"), np.diag([2.0, 2, 2, 1]))
+        >>> nifti = img.nii.to_nibabel()
+        >>> nifti.shape, nifti.header.get_zooms()[0].item(), nifti.get_fdata().sum().item()
+        ((2, 3, 4), 2.0, 24.0)
+        """
+        import nibabel as nib
+        import numpy as np
+
+        from roidask.io.nifti_format import disk_dtype, nifti_header_for
+
+        dtype = disk_dtype(self._obj.dtype)
+        header = nifti_header_for(self._obj, dtype)
+        header["vox_offset"] = 0
+        values = np.asarray(self._obj.values).astype(dtype, copy=False)
+        return nib.Nifti1Image(values, self.affine, header=header)
+
     def to_zarr(self, path, **kwargs):
         """Write to a zarr store; see :func:`roidask.to_zarr`."""
         from roidask.io.zarr_write import to_zarr

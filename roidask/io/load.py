@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
+import nibabel as nib
+
 from roidask.errors import InputFileError
 from roidask.io.nifti_format import is_nifti_path
-from roidask.io.nifti_read import load_nifti
+from roidask.io.nifti_read import load_nibabel, load_nifti
 from roidask.io.volume_labels import attach_volume_labels
 from roidask.io.zarr_store import is_zarr_path, open_zarr
 
@@ -14,8 +16,9 @@ def load_img(path, chunks=None, labels=None):
 
     Parameters
     ----------
-    path : str or Path
-        The image file or store.
+    path : str, Path or nibabel image
+        The image file or store, or a nibabel (NIfTI) image, which is
+        wrapped lazily (its ``dataobj`` is read chunk by chunk).
     chunks : None, "auto", dict, tuple or str
         Dask chunks. The default is the volume layout for NIfTI (whole
         volumes x a block of time points, ~64 MiB) and the stored chunks for
@@ -39,6 +42,9 @@ def load_img(path, chunks=None, labels=None):
     >>> img.dims, img.dtype.name
     (('i', 'j', 'k', 't'), 'int16')
     """
+    if isinstance(path, nib.spatialimages.SpatialImage):
+        img = load_nibabel(path, chunks=chunks)
+        return img if labels is None else attach_volume_labels(img, labels)
     path = Path(path)
     if is_zarr_path(path):
         img = open_zarr(path, chunks=chunks)
