@@ -22,6 +22,15 @@ from roidask.signal.cleaning import _check_filter, _check_standardize, clean
 from roidask.signal.confounds import high_variance_confounds
 
 
+def _one_image(imgs):
+    """A list or tuple of images (or paths) as one image concatenated along ``t``."""
+    if isinstance(imgs, (list, tuple)):
+        from roidask.image.concat import concat_imgs
+
+        return concat_imgs([_load(img, "imgs") for img in imgs], dtype=None)
+    return imgs
+
+
 class NotFittedError(RoidaskError, AttributeError):
     """A masker was used before ``fit``."""
 
@@ -160,7 +169,7 @@ class _BaseMasker:
         and scrubs them.
         """
         self._check_fitted()
-        img, was_3d = _as_4d(_load(imgs, "imgs"))
+        img, was_3d = _as_4d(_load(_one_image(imgs), "imgs"))
         confounds = self._all_confounds(img, confounds, was_3d)
         signals, dtype = self._extract(img)
         signals = self._clean(signals, confounds, dtype, sample_mask)
@@ -171,8 +180,24 @@ class _BaseMasker:
             return img
         return smooth_img(img, self._fwhm)
 
-    def fit_transform(self, imgs, confounds=None, sample_mask=None):
+    def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
         """Fit on ``imgs``, then transform them; see :meth:`fit` and :meth:`transform`.
+
+        Parameters
+        ----------
+        imgs : xarray.DataArray, path, or list of them
+            A list (e.g. of 3D images, one per sample, as scikit-learn passes
+            ``X``) is concatenated along ``t``, as nilearn does.
+        y : ignored
+            In nilearn's (and scikit-learn's) place, so a masker can be the
+            first step of a :class:`sklearn.pipeline.Pipeline`.
+        confounds, sample_mask
+            See :meth:`transform`.
+
+        Returns
+        -------
+        xarray.DataArray
+            Lazy signals, see :meth:`transform`.
 
         Examples
         --------
@@ -184,6 +209,7 @@ class _BaseMasker:
         >>> Masker(mask_strategy="background").fit_transform(new_image(data, np.eye(4))).shape
         (3, 27)
         """
+        imgs = _one_image(imgs)
         return self.fit(imgs).transform(imgs, confounds=confounds, sample_mask=sample_mask)
 
     def generate_report(self, path=None, *, title=None):

@@ -29,7 +29,7 @@ from roidask.grid import (
     voxel_size,
 )
 from roidask.image.resampling import resample_img
-from roidask.maskers.base import _BaseMasker
+from roidask.maskers.base import _BaseMasker, _one_image
 from roidask.maskers.inputs import _load
 from roidask.maskers.inverse import _spatial_facts
 
@@ -150,14 +150,16 @@ class MapsMasker(_BaseMasker):
         if self.resampling_target == "mask" and self.mask_img is None:
             raise ParameterError("mask_img", "a mask (resampling_target='mask')", None)
 
-    def fit(self, imgs=None):
+    def fit(self, imgs=None, y=None):
         """Load the maps (and mask), resample them as asked, compute their Gram matrix.
 
         Parameters
         ----------
-        imgs : xarray.DataArray or path, optional
+        imgs : xarray.DataArray, path or list of them, optional
             The data that will be transformed (their grid, for
             ``resampling_target='data'``).
+        y : ignored
+            For scikit-learn's ``fit(X, y)``.
 
         Returns
         -------
@@ -180,7 +182,7 @@ class MapsMasker(_BaseMasker):
         mask_img = None if self.mask_img is None else _load(self.mask_img, "mask_img")
         if mask_img is not None and mask_img.ndim != 3:
             raise ParameterError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image")
-        data_img = None if imgs is None else _load(imgs, "imgs")
+        data_img = None if imgs is None else _load(_one_image(imgs), "imgs")
         if self.resampling_target is None:
             if mask_img is not None:
                 check_same_grid(maps_img, mask_img, ("maps_img", "mask_img"))

@@ -23,7 +23,7 @@ from roidask._utils.docs import fill_doc
 from roidask.errors import ParameterError
 from roidask.grid import TIME_DIM, image_affine, same_grid, time_coords, voxel_size
 from roidask.image.resampling import resample_img
-from roidask.maskers.base import _BaseMasker
+from roidask.maskers.base import _BaseMasker, _one_image
 from roidask.maskers.inputs import _load
 
 
@@ -164,12 +164,14 @@ class SpheresMasker(_BaseMasker):
         self._radius = float(radius)
         return _check_seeds(self.seeds)
 
-    def fit(self, imgs=None):
+    def fit(self, imgs=None, y=None):
         """Check the seeds, load the mask; with ``imgs``, place the spheres on their grid.
 
         Parameters
         ----------
-        imgs : xarray.DataArray or path, optional
+        imgs : xarray.DataArray, path or list of them, optional
+        y : ignored
+            For scikit-learn's ``fit(X, y)``.
 
         Returns
         -------
@@ -193,7 +195,7 @@ class SpheresMasker(_BaseMasker):
         self.n_elements_ = len(self.seeds_)
         self._grids = {}
         self.sphere_sizes_ = None
-        data_img = None if imgs is None else _load(imgs, "imgs")
+        data_img = None if imgs is None else _load(_one_image(imgs), "imgs")
         if data_img is not None:
             members = self._members(data_img)
             self.sphere_sizes_ = np.array([int(crop.sum()) for crop, _ in members])
