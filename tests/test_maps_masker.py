@@ -190,3 +190,32 @@ def test_maps_report_and_repr(data):
     masker = MapsMasker(_image(maps), detrend=True).fit(_image(values))
     assert "4 maps" in masker.generate_report().html
     assert repr(masker).startswith("MapsMasker(")
+
+
+def test_maps_resampling_target_mask_equal_nilearn(data):
+    values, maps = data
+    mask_affine = _affine() @ np.diag([1.5, 1.5, 1.5, 1.0])
+    mask = np.zeros((7, 8, 7), "int8")
+    mask[1:6, 1:7, 1:6] = 1
+    masker = MapsMasker(_image(maps), new_image(mask, mask_affine), resampling_target="mask")
+    masker.fit(_image(values, CHUNKINGS[2]))
+    with raise_if_dask_computes():
+        signals = masker.transform(_image(values, CHUNKINGS[2]))
+    reference = NilearnMapsMasker(_nifti(maps), mask_img=_nifti(mask, mask_affine),
+                                  resampling_target="mask")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = reference.fit_transform(_nifti(values))
+    assert masker.maps_img_.shape[:3] == mask.shape
+    assert_signals(signals.values, expected)
+
+
+def test_maps_nonfinite_data_count_as_zero_as_nilearn(data):
+    values, maps = data
+    values = values.copy()
+    values[3, 4, 5, 2] = np.nan
+    values[6, 8, 5, 7] = np.inf
+    masker = MapsMasker(_image(maps)).fit()
+    with raise_if_dask_computes():
+        signals = masker.transform(_image(values, CHUNKINGS[2]))
+    assert_signals(signals.values, _nilearn(maps, values))

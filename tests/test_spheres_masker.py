@@ -137,3 +137,13 @@ def test_spheres_overlap_and_errors(values):
 def test_spheres_report(values):
     masker = SpheresMasker(SEEDS[:2], radius=4.0).fit(_image(values))
     assert "2 spheres" in masker.generate_report().html
+
+
+def test_spheres_nonfinite_data_count_as_zero_as_nilearn(values):
+    values = values.copy()
+    values[3, 2, 2, 4] = np.nan
+    masker = SpheresMasker(SEEDS, radius=4.0, allow_overlap=True).fit()
+    with raise_if_dask_computes():
+        signals = masker.transform(_image(values, CHUNKINGS[2]))
+    expected = _nilearn(values, seeds=SEEDS, radius=4.0, allow_overlap=True)
+    assert_signals(signals.values, expected)

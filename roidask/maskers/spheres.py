@@ -115,7 +115,10 @@ class SpheresMasker(_BaseMasker):
         nearest to the seed).
     mask_img : xarray.DataArray or path, optional
         Voxels outside this mask are in no sphere (resampled nearest onto
-        the data grid).
+        the data grid). The spheres of a grid are placed once, in ``fit``
+        for the grid of its ``imgs``; ``transform`` of an image on a grid not
+        seen yet places them there without touching the data, but with a
+        mask on another grid it computes that (3D) mask's resampling once.
     allow_overlap : bool
         If False (default), spheres sharing a voxel raise
         :class:`~roidask.errors.ParameterError` (nilearn's ValueError).
