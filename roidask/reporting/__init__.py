@@ -5,6 +5,7 @@ a :class:`ReportContent` (overlay, summary, table, parameters); the code here
 renders it and knows no masker class.
 """
 
+from roidask.reporting.clusters_table import get_clusters_table
 from roidask.reporting.html_report import (
     Report,
     ReportContent,
@@ -12,4 +13,6 @@ from roidask.reporting.html_report import (
     render_report,
 )
 
-__all__ = ["Report", "ReportContent", "ReportUnavailableError", "render_report"]
+__all__ = [
+    "Report", "ReportContent", "ReportUnavailableError", "get_clusters_table", "render_report",
+]
