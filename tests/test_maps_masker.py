@@ -124,6 +124,15 @@ def test_maps_on_another_grid_resampled_lazily(data):
         signals = masker.transform(_image(values, CHUNKINGS[2]))
     assert_signals(signals.values, expected)
     assert masker.maps_img_.shape[:3] == coarse.shape[:3]
+    # fitted on one data grid, transformed on another: the maps as given are resampled
+    other = _affine() @ np.diag([1.5, 1.5, 1.5, 1.0])
+    other_values = values[:7, :8, :7]
+    masker = MapsMasker(new_image(coarse, coarse_affine)).fit(_image(values))
+    with raise_if_dask_computes():
+        signals = masker.transform(new_image(other_values, other).chunk({"i": 3, "t": 6}))
+    expected = NilearnMapsMasker(_nifti(coarse, coarse_affine)).fit_transform(
+        _nifti(other_values, other))
+    assert_signals(signals.values, expected)
 
 
 def test_maps_resampling_target_maps_equal_nilearn(data):

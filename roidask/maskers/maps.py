@@ -183,6 +183,8 @@ class MapsMasker(_BaseMasker):
         if mask_img is not None and mask_img.ndim != 3:
             raise ParameterError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image")
         data_img = None if imgs is None else _load(_one_image(imgs), "imgs")
+        # as given (lazy), for images of another grid at transform: resampled from these
+        self._sources = (maps_img, mask_img)
         if self.resampling_target is None:
             if mask_img is not None:
                 check_same_grid(maps_img, mask_img, ("maps_img", "mask_img"))
@@ -277,10 +279,14 @@ class MapsMasker(_BaseMasker):
         elif self.resampling_target == "data":
             # the fitted maps resampled lazily onto the new grid; nothing is refitted
             img = self._smooth(img)
-            maps = _resample_to(self.maps_img_, img, "linear").data
-            if self.mask_img_ is not None:
-                mask = _resample_to(self.mask_img_, img, "nearest").data
-                maps = da.where(mask[..., None] != 0, maps, 0.0)
+            maps_source, mask_source = self._sources
+            if not same_grid(maps_source, img):
+                maps_source = _resample_to(maps_source, img, "linear")
+            maps = maps_source.data[..., self.region_ids_]
+            if mask_source is not None:
+                if not same_grid(mask_source, img):
+                    mask_source = _resample_to(mask_source, img, "nearest")
+                maps = da.where(mask_source.data[..., None] != 0, maps, 0.0)
             values = _lazy_gram_solve(maps, dask_data(img), dtype)
         else:
             img = self._smooth(_resample_to(img, self.maps_img_, "continuous"))
