@@ -147,3 +147,13 @@ def test_spheres_nonfinite_data_count_as_zero_as_nilearn(values):
         signals = masker.transform(_image(values, CHUNKINGS[2]))
     expected = _nilearn(values, seeds=SEEDS, radius=4.0, allow_overlap=True)
     assert_signals(signals.values, expected)
+
+
+def test_spheres_default_radius_is_nilearns(values):
+    """radius=None (both libraries' default): the voxel nearest to each seed."""
+    seeds = [(2.2, 12.0, 8.0), (5.0, 26.0, 14.0)]
+    masker = SpheresMasker(seeds).fit(_image(values, CHUNKINGS[3]))
+    with raise_if_dask_computes():
+        signals = masker.transform(_image(values, CHUNKINGS[3]))
+    assert_signals(signals.values, _nilearn(values, seeds=seeds))
+    assert masker.sphere_sizes_.tolist() == [1, 1]
