@@ -41,7 +41,10 @@ _LAZY = {
         "attach_volume_labels", "load_img", "open_zarr", "read_volume_labels", "to_nifti",
         "to_zarr",
     ],
-    "roidask.maskers": ["LabelsMasker", "Masker", "NotFittedError"],
+    "roidask.maskers": [
+        "LabelsMasker", "MapsMasker", "Masker", "NiftiLabelsMasker", "NiftiMapsMasker",
+        "NiftiMasker", "NiftiSpheresMasker", "NotFittedError", "SpheresMasker",
+    ],
     "roidask.masking": [
         "compute_background_mask", "compute_brain_mask", "compute_epi_mask", "intersect_masks",
     ],
@@ -51,8 +54,8 @@ _LAZY = {
 }
 _HOME = {name: module for module, names in _LAZY.items() for name in names}
 _SUBMODULES = {
-    "datasets", "errors", "grid", "image", "io", "maskers", "masking", "pipeline", "regions",
-    "reporting", "signal", "stats", "testing",
+    "bids", "datasets", "errors", "glm", "grid", "image", "interfaces", "io", "maskers",
+    "masking", "pipeline", "regions", "reporting", "signal", "stats", "testing",
 }
 
 __all__ = [
