@@ -132,7 +132,7 @@ class LabelsMasker(_BaseMasker):
         if isinstance(bg, bool) or not isinstance(bg, numbers.Real):
             raise ParameterError("background_label", "a number", bg)
 
-    def fit(self, imgs=None):
+    def fit(self, imgs=None, y=None):
         """Load the atlas (and mask), resample them as asked, list the regions.
 
         Computes the 3D atlas and mask only; the 4D ``imgs`` give their grid
@@ -142,6 +142,8 @@ class LabelsMasker(_BaseMasker):
         ----------
         imgs : xarray.DataArray or path, optional
             The data that will be transformed.
+        y : ignored
+            For scikit-learn's ``fit(X, y)``.
 
         Returns
         -------

@@ -115,7 +115,7 @@ class Masker(_BaseMasker):
             )
         return function(img, **args)
 
-    def fit(self, imgs=None):
+    def fit(self, imgs=None, y=None):
         """Compute (or load) the mask and resample it onto the target grid.
 
         Computes the 3D mask: for a mask computed from ``imgs`` this streams
@@ -125,6 +125,8 @@ class Masker(_BaseMasker):
         ----------
         imgs : xarray.DataArray or path, optional
             Needed when no ``mask_img`` is given.
+        y : ignored
+            For scikit-learn's ``fit(X, y)``.
 
         Returns
         -------
