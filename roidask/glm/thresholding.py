@@ -64,6 +64,10 @@ def _fdr(z_vals, alpha):
     return z_vals_[pos][-1] - 1.0e-12 if pos.any() else np.inf
 
 
+def _fdr_scalar(z_vals, alpha):
+    return np.float64(_fdr(z_vals, alpha))
+
+
 def _fdr_masked(data, mask, alpha):
     return np.float64(_fdr(data[mask], alpha))
 
@@ -104,7 +108,7 @@ def fdr_threshold(z_vals, alpha):
     if isinstance(z_vals, da.Array):
         z = z_vals.ravel()
         return da.blockwise(
-            lambda block: np.float64(_fdr(block, alpha)), "", z, "i",
+            _fdr_scalar, "", z, "i", alpha, None,
             concatenate=True, dtype=np.float64, meta=np.array(0.0),
         )
     return _fdr(np.asarray(z_vals), alpha)
