@@ -48,6 +48,8 @@ _LAZY = {
     "roidask.masking": [
         "compute_background_mask", "compute_brain_mask", "compute_epi_mask", "intersect_masks",
     ],
+    "roidask.glm": ["fdr_threshold", "threshold_stats_img"],
+    "roidask.reporting": ["get_clusters_table"],
     "roidask.regions": ["connected_region_labels", "connected_regions", "label", "region_sizes"],
     "roidask.signal": ["high_variance_confounds"],
     "roidask.stats": ["f_oneway", "ttest_1samp", "ttest_ind"],
