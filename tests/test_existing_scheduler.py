@@ -6,6 +6,7 @@ those of a run on the embedded cluster.
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,7 +24,8 @@ def _start(args, log):
 
 
 @pytest.fixture
-def scheduler_address(tmp_path):
+def scheduler_address(tmp_path, request):
+    n_workers = getattr(request, "param", 2)
     info = tmp_path / "scheduler.json"
     log = open(tmp_path / "cluster.log", "w")
     processes = [_start([sys.executable, "-m", "distributed.cli.dask_scheduler",
@@ -35,12 +37,13 @@ def scheduler_address(tmp_path):
                 break
             time.sleep(0.1)
         address = json.loads(info.read_text())["address"]
-        for _ in range(2):
+        for _ in range(n_workers):
             processes.append(_start([sys.executable, "-m", "distributed.cli.dask_worker",
                                      address, "--nthreads", "1", "--memory-limit", "2GB",
                                      "--no-dashboard"], log))
-        with distributed.Client(address) as client:
-            client.wait_for_workers(2, timeout=120)
+        if n_workers:
+            with distributed.Client(address) as client:
+                client.wait_for_workers(n_workers, timeout=120)
         yield address
     finally:
         for process in reversed(processes):
@@ -50,8 +53,9 @@ def scheduler_address(tmp_path):
         log.close()
 
 
-def roidask_run(*args):
-    return subprocess.run(["roidask", "run", *map(str, args)], capture_output=True, text=True)
+def roidask_run(*args, env=None):
+    return subprocess.run(["roidask", "run", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=600)  # a hang fails instead of waiting forever
 
 
 def test_run_on_an_existing_scheduler_equals_the_embedded_run(scheduler_address, tiny_dataset,
@@ -76,3 +80,18 @@ def test_run_on_an_existing_scheduler_equals_the_embedded_run(scheduler_address,
         twin = tmp_path / "local" / table.relative_to(tmp_path / "remote")
         read = pd.read_parquet if table.suffix == ".parquet" else pd.read_csv
         pd.testing.assert_frame_equal(read(table), read(twin))
+
+
+@pytest.mark.parametrize("scheduler_address", [0], indirect=True)
+def test_a_scheduler_without_workers_fails_in_time_with_a_fix(scheduler_address, tiny_dataset,
+                                                              tmp_path):
+    env = {**os.environ, "DASK_ROIDASK__WORKER_TIMEOUT": "3s"}
+    result = roidask_run(CONFIGS / "atlas_signals.yaml", "--inputs-dir",
+                         tiny_dataset.func.parent, "--output", tmp_path / "out",
+                         "--scheduler", scheduler_address, env=env)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert f"no dask worker joined the scheduler at {scheduler_address} within 3s" in \
+        result.stderr
+    assert "dask worker" in result.stderr
+    assert not list((tmp_path / "out").rglob("*.parquet"))

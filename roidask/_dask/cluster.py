@@ -15,11 +15,32 @@ Examples
 import contextlib
 import os
 
+import dask
 from distributed import Client, LocalCluster
 
-from roidask.errors import ParameterError
+from roidask.errors import ParameterError, RoidaskError
 
 SCHEDULER_ENV = "ROIDASK_SCHEDULER"
+# how long a run waits for its first worker, e.g. DASK_ROIDASK__WORKER_TIMEOUT="30 minutes"
+WORKER_TIMEOUT_KEY = "roidask.worker-timeout"
+DEFAULT_WORKER_TIMEOUT = {"scheduler": "60s", "jobqueue": "15 minutes"}
+
+
+def wait_for_a_worker(client, kind, where, fix):
+    """Return once ``client`` has a worker; raise a RoidaskError naming ``where`` if none comes.
+
+    The wait is ``roidask.worker-timeout`` in dask's config (environment
+    ``DASK_ROIDASK__WORKER_TIMEOUT``), by default 60 s for an existing
+    scheduler and 15 minutes for batch jobs that wait in a queue.
+    """
+    timeout = dask.config.get(WORKER_TIMEOUT_KEY, DEFAULT_WORKER_TIMEOUT[kind])
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        raise RoidaskError(
+            f"no dask worker joined {where} within {timeout}: {fix} (or wait longer with "
+            f"DASK_ROIDASK__WORKER_TIMEOUT)"
+        ) from None
 
 
 def cores():
@@ -94,12 +115,16 @@ def get_client(scheduler=None, *, n_workers=None, threads_per_worker=None, memor
                 "scheduler", "the address of a running dask scheduler", address
             ) from err
         with client:
+            wait_for_a_worker(client, "scheduler", f"the scheduler at {address}",
+                              f"start workers with `dask worker {address}`")
             yield client
         return
     if jobqueue:
         options = dict(jobqueue)
         with jobqueue_cluster(options.pop("kind", None), **options) as cluster, \
                 Client(cluster) as client:
+            wait_for_a_worker(client, "jobqueue", f"the {cluster.__class__.__name__}",
+                              "check the batch queue (squeue, qstat) and the job's log")
             yield client
         return
     if n_workers is not None and int(n_workers) < 1:
