@@ -123,8 +123,9 @@ def get_client(scheduler=None, *, n_workers=None, threads_per_worker=None, memor
         options = dict(jobqueue)
         with jobqueue_cluster(options.pop("kind", None), **options) as cluster, \
                 Client(cluster) as client:
-            wait_for_a_worker(client, "jobqueue", f"the {cluster.__class__.__name__}",
-                              "check the batch queue (squeue, qstat) and the job's log")
+            if options.get("jobs", 1):  # jobs: 0 leaves scaling to the caller
+                wait_for_a_worker(client, "jobqueue", f"the {cluster.__class__.__name__}",
+                                  "check the batch queue (squeue, qstat) and the job's log")
             yield client
         return
     if n_workers is not None and int(n_workers) < 1:
