@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from roidask.grid import TIME_DIM, as_image
+from roidask.errors import ParameterError
+from roidask.grid import TIME_DIM, as_image, image_affine
+from roidask.image.resampling import resample_img
 
 
 def _load(obj, argument):
@@ -12,6 +14,22 @@ def _load(obj, argument):
 
         return load_img(obj)
     return as_image(obj, argument)
+
+
+def _load_checked(obj, argument, ndim, what):
+    """:func:`_load`, refused unless the image has ``ndim`` dims; None stays None."""
+    if obj is None:
+        return None
+    img = _load(obj, argument)
+    if img.ndim != ndim:
+        raise ParameterError(argument, f"a {ndim}D {what}", f"a {img.ndim}D image")
+    return img
+
+
+def _resample_to(img, target, interpolation):
+    """``img`` on ``target``'s grid, by ``resample_img`` as nilearn's maskers do it."""
+    return resample_img(img, image_affine(target), target.shape[:3],
+                        interpolation=interpolation)
 
 
 def _as_4d(img):

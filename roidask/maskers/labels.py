@@ -28,18 +28,11 @@ from roidask.grid import (
     voxel_size,
     voxel_volume,
 )
-from roidask.image.resampling import resample_img
 from roidask.maskers.base import _BaseMasker
-from roidask.maskers.inputs import _load
+from roidask.maskers.inputs import _load, _load_checked, _resample_to
 from roidask.maskers.inverse import _inverse, _spatial_facts
 
 RESAMPLING_TARGETS = ("data", "labels", None)
-
-
-def _resample_to(img, target, interpolation):
-    """``img`` on ``target``'s grid, by ``resample_img`` as nilearn's maskers do it."""
-    return resample_img(img, image_affine(target), target.shape[:3],
-                        interpolation=interpolation)
 
 
 @fill_doc
@@ -160,12 +153,8 @@ class LabelsMasker(_BaseMasker):
         """
         self._check_params()
         self.fitted_ = False
-        labels_img = _load(self.labels_img, "labels_img")
-        if labels_img.ndim != 3:
-            raise ParameterError("labels_img", "a 3D labels image", f"a {labels_img.ndim}D image")
-        mask_img = None if self.mask_img is None else _load(self.mask_img, "mask_img")
-        if mask_img is not None and mask_img.ndim != 3:
-            raise ParameterError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image")
+        labels_img = _load_checked(self.labels_img, "labels_img", 3, "labels image")
+        mask_img = _load_checked(self.mask_img, "mask_img", 3, "mask")
         data_img = None if imgs is None else _load(imgs, "imgs")
         original = labels_img
         if self.resampling_target is None:

@@ -28,17 +28,11 @@ from roidask.grid import (
     time_coords,
     voxel_size,
 )
-from roidask.image.resampling import resample_img
 from roidask.maskers.base import _BaseMasker, _one_image
-from roidask.maskers.inputs import _load
+from roidask.maskers.inputs import _load, _load_checked, _resample_to
 from roidask.maskers.inverse import _spatial_facts
 
 MAPS_RESAMPLING_TARGETS = ("data", "mask", "maps", None)
-
-
-def _resample_to(img, target, interpolation):
-    return resample_img(img, image_affine(target), target.shape[:3],
-                        interpolation=interpolation)
 
 
 def _map_crops(maps):
@@ -176,12 +170,8 @@ class MapsMasker(_BaseMasker):
         """
         self._check_params()
         self.fitted_ = False
-        maps_img = _load(self.maps_img, "maps_img")
-        if maps_img.ndim != 4:
-            raise ParameterError("maps_img", "a 4D maps image", f"a {maps_img.ndim}D image")
-        mask_img = None if self.mask_img is None else _load(self.mask_img, "mask_img")
-        if mask_img is not None and mask_img.ndim != 3:
-            raise ParameterError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image")
+        maps_img = _load_checked(self.maps_img, "maps_img", 4, "maps image")
+        mask_img = _load_checked(self.mask_img, "mask_img", 3, "mask")
         data_img = None if imgs is None else _load(_one_image(imgs), "imgs")
         # as given (lazy), for images of another grid at transform: resampled from these
         self._sources = (maps_img, mask_img)

@@ -24,7 +24,7 @@ from roidask.errors import ParameterError
 from roidask.grid import TIME_DIM, image_affine, same_grid, time_coords, voxel_size
 from roidask.image.resampling import resample_img
 from roidask.maskers.base import _BaseMasker, _one_image
-from roidask.maskers.inputs import _load
+from roidask.maskers.inputs import _load, _load_checked
 
 
 def _check_seeds(seeds):
@@ -188,9 +188,7 @@ class SpheresMasker(_BaseMasker):
         """
         self.fitted_ = False
         self.seeds_ = self._check_params()
-        mask_img = None if self.mask_img is None else _load(self.mask_img, "mask_img")
-        if mask_img is not None and mask_img.ndim != 3:
-            raise ParameterError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image")
+        mask_img = _load_checked(self.mask_img, "mask_img", 3, "mask")
         if mask_img is not None:
             mask_img = mask_img.copy(data=mask_values(np.asarray(dask.compute(mask_img.data)[0]),
                                                       "mask_img"))

@@ -30,7 +30,7 @@ from roidask.grid import (
 )
 from roidask.image.resampling import resample_img
 from roidask.maskers.base import _BaseMasker
-from roidask.maskers.inputs import _load
+from roidask.maskers.inputs import _load, _load_checked
 from roidask.maskers.inverse import _inverse, _spatial_facts
 from roidask.signal.cleaning import float_dtype
 
@@ -155,9 +155,7 @@ class Masker(_BaseMasker):
             mask_img = self._compute_mask(data_img)
             source = "the computed mask"
         else:
-            mask_img = _load(self.mask_img, "mask_img")
-            if mask_img.ndim != 3:
-                raise ParameterError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image")
+            mask_img = _load_checked(self.mask_img, "mask_img", 3, "mask")
             source = "mask_img"
         if self.target_affine is not None or self.target_shape is not None:
             mask_img = resample_img(
