@@ -11,6 +11,7 @@ from nilearn.maskers import NiftiLabelsMasker
 from roidask.errors import ResamplingWarning
 from roidask.grid import new_image
 from roidask.maskers import LabelsMasker
+from roidask.testing import raise_if_dask_computes
 
 FIT_AFFINE = np.diag([3.0, 3.0, 3.0, 1.0])
 OTHER_AFFINE = np.array([[2.0, 0, 0, 1], [0, 2.0, 0, -1], [0, 0, 2.0, 0.5], [0, 0, 0, 1]])
@@ -41,7 +42,7 @@ def test_transform_on_another_grid_resamples_the_atlas_and_keeps_the_fit(chunks)
         other = other.chunk(chunks)
     masker = LabelsMasker(new_image(atlas(), FIT_AFFINE), resampling_target="data").fit(fitted)
     fitted_labels = masker.labels_img_.values.copy()
-    with pytest.warns(ResamplingWarning, match="another grid"):
+    with pytest.warns(ResamplingWarning, match="another grid"), raise_if_dask_computes():
         first = masker.transform(other)
     with pytest.warns(ResamplingWarning):
         second = masker.transform(other)

@@ -340,6 +340,27 @@ def resample_img(
     return image_on_grid(img, out, target_affine, copy_header=copy_header)
 
 
+def nearest_in_memory(values, source_affine, target_affine, target_shape):
+    """An in-memory 3D array on another grid by nearest neighbour, without dask.
+
+    Equal to ``resample_img(..., interpolation='nearest')`` (and so to
+    nilearn's) for finite values: for small in-memory images such as a fitted
+    atlas, where building a graph would mean computing it at once.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> values = np.arange(8).reshape(2, 2, 2)
+    >>> nearest_in_memory(values, np.eye(4), np.diag([2, 2, 2, 1]), (1, 1, 2)).tolist()
+    [[[0, 0]]]
+    """
+    values = np.asarray(values)
+    matrix, offset = _transform(np.asarray(source_affine, float), np.asarray(target_affine, float))
+    axes = [np.arange(n) for n in target_shape]
+    return _resample_block_finite(values, *axes, matrix=matrix, offset=offset, order=0,
+                                  cval=0.0, dtype=values.dtype)
+
+
 def resample_to_img(
     source_img, target_img, *, interpolation="continuous", fill_value=0.0, clip=False,
     copy_header=True,

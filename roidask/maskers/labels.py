@@ -28,6 +28,7 @@ from roidask.grid import (
     voxel_size,
     voxel_volume,
 )
+from roidask.image.resampling import nearest_in_memory
 from roidask.maskers.base import _BaseMasker
 from roidask.maskers.inputs import _load, _load_checked, _resample_to
 from roidask.maskers.inverse import _inverse, _spatial_facts
@@ -285,7 +286,8 @@ class LabelsMasker(_BaseMasker):
         )
         key = (img.shape[:3], image_affine(img).tobytes())
         if key not in self._grid_codes:
-            labels = _resample_to(self.labels_img_, img, "nearest").values
+            labels = nearest_in_memory(self.labels_img_.values, image_affine(self.labels_img_),
+                                       image_affine(img), img.shape[:3])
             self._grid_codes[key] = label_codes(labels, self.region_ids_)
         return img, self._grid_codes[key]
 
