@@ -46,6 +46,36 @@ def whole_volume_chunks(shape, dtype, target_bytes=TARGET_CHUNK_BYTES):
     return spatial + da.core.normalize_chunks((per_chunk,), (shape[3],))
 
 
+def gather_chunks(array, axes, target_bytes=TARGET_CHUNK_BYTES):
+    """Chunks that make ``axes`` of ``array`` whole, splitting the last axis to stay bounded.
+
+    For steps that need whole volumes (or all voxels) at once: the gathered
+    chunks hold as many time points as fit in ``target_bytes`` (at least one),
+    so a time-series chunking (``t=-1``) never becomes one task holding the
+    whole image. Time chunks already small enough are kept.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> x = da.zeros((16, 16, 16, 600), dtype="float32", chunks=(8, 8, 8, -1))
+    >>> [len(c) for c in gather_chunks(x, (0, 1, 2))]
+    [1, 1, 1, 2]
+    """
+    chunks = list(array.chunks)
+    for axis in axes:
+        chunks[axis] = (array.shape[axis],)
+    per_time = int(np.prod([max(c) for c in chunks[:-1]])) * array.dtype.itemsize
+    limit = max(1, target_bytes // max(1, per_time))
+    chunks[-1] = tuple(part for size in chunks[-1] for part in _even_split(size, limit))
+    return tuple(chunks)
+
+
+def _even_split(size, limit):
+    """``size`` in as few near-equal parts of at most ``limit`` as possible."""
+    n_parts = -(-size // limit)
+    return da.core.normalize_chunks(-(-size // n_parts), (size,))[0]
+
+
 def volume_layout(shape, dtype, target_bytes=TARGET_CHUNK_BYTES):
     """Default chunks for an image of ``shape`` and ``dtype``."""
     volume_bytes = int(np.prod(shape[:3])) * np.dtype(dtype).itemsize

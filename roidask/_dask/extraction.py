@@ -35,6 +35,7 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from scipy import ndimage, sparse
 
+from roidask._dask.chunks import gather_chunks
 from roidask._dask.moments import COUNT, M2, MEAN, N_FIELDS, _keep, merge_moments
 from roidask._dask.pending import unwind_weights
 from roidask._utils.dtypes import finite_copy
@@ -359,7 +360,8 @@ def weighted_sums(data, weights, dtype):
 
 def _label_medians(data, codes, n_labels):
     labelled = codes < n_labels
-    values = masked_voxels(data, labelled).rechunk({0: -1})
+    values = masked_voxels(data, labelled)
+    values = values.rechunk(gather_chunks(values, (0,)))
     codes_in_order = codes[labelled]
     order = np.argsort(codes_in_order, kind="stable")
     codes_sorted = codes_in_order[order]
@@ -400,7 +402,7 @@ def masked_voxels(data, mask):
     """
     data = data if isinstance(data, da.Array) else da.from_array(np.asarray(data), chunks=-1)
     mask = np.asarray(mask, dtype=bool)
-    data = data.rechunk({1: -1, 2: -1})
+    data = data.rechunk(gather_chunks(data, (1, 2)))
     bounds = np.cumsum((0,) + data.chunks[0])
     sizes = tuple(int(mask[a:b].sum()) for a, b in zip(bounds[:-1], bounds[1:]))
     mask_dask = da.from_array(mask, chunks=data.chunks[:3])

@@ -31,7 +31,7 @@ from dask.array.core import PerformanceWarning
 from scipy import linalg
 from scipy.ndimage import binary_dilation, map_coordinates, spline_filter
 
-from roidask._dask.chunks import spatial_single_chunk
+from roidask._dask.chunks import gather_chunks, spatial_single_chunk
 from roidask._dask.data import dask_data
 from roidask._utils.dtypes import resampled_dtype
 from roidask.errors import ParameterError
@@ -306,7 +306,7 @@ def resample_img(
     matrix, offset = _transform(source_affine, target_affine)
     data = dask_data(img)
     dtype = resampled_dtype(data.dtype, interpolation)
-    source = data.rechunk({0: -1, 1: -1, 2: -1})
+    source = data.rechunk(gather_chunks(data, (0, 1, 2)) if data.ndim == 4 else -1)
     floating = source.dtype.kind in "fc"
     prepared_dtype = np.dtype(np.float64) if order > 1 or floating else source.dtype
     prepared = source.map_blocks(
