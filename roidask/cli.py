@@ -5,8 +5,11 @@ to stderr and exit with status 1 (2 for usage and config mistakes), never a
 traceback.
 """
 
+import contextlib
 import functools
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -26,17 +29,41 @@ def fail(message, code=EXIT_FAILURE):
     sys.exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (how batch schedulers stop a job), unwound like an interrupt."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """While inside, SIGTERM raises :class:`Terminated`, so clean-up runs as for Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def handle_errors(command):
     """Turn roidask's expected errors into one line on stderr and an exit code."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with sigterm_as_interrupt():
+                return command(*args, **kwargs)
         except ConfigError as err:
             fail(str(err).replace("\n", " "), EXIT_USAGE)
         except RoidaskError as err:
             fail(str(err).replace("\n", " "))
+        except Terminated:
+            fail("terminated (SIGTERM); no output was left half-written", 128 + signal.SIGTERM)
         except KeyboardInterrupt:
             fail("interrupted; no output was left half-written", 130)
 

@@ -232,3 +232,27 @@ def test_staging_left_by_a_killed_run_is_removed_by_the_next_run(two_configs, st
     assert_same_tables(tables(out), expected)
     record = json.loads((out / "provenance.json").read_text())
     assert sorted(record["output_files"]) == sorted([*TABLES, "atlas_report.html"])
+
+
+@pytest.mark.parametrize("fault, how, code", [
+    *[(fault, "SIGTERM", 128 + signal.SIGTERM) for fault in FAULTS],
+    ("output-replaced", "SIGINT", 130),
+])
+def test_run_stopped_by_a_signal_cleans_up_and_says_so(two_configs, study, fault, how, code):
+    """SIGTERM (a batch scheduler stopping the job) is handled like Ctrl-C: one line, the
+    staging removed, no stale provenance, and the next run redoes what was not finished."""
+    original, other, expected = two_configs
+    out = study / "out"
+    assert roidask("run", original, "--output", out, *ONE_WORKER).returncode == 0
+    env = dict(os.environ, ROIDASK_FAULT=f"{fault}:{how}")
+    stopped = roidask("run", other, "--output", out, *ONE_WORKER, env=env)
+    assert stopped.returncode == code, stopped.stderr
+    lines = stopped.stderr.strip().splitlines()
+    assert lines == [f"error: {'terminated (SIGTERM)' if how == 'SIGTERM' else 'interrupted'};"
+                     " no output was left half-written"], stopped.stderr
+    assert leftovers(out) == []
+    if fault != "outputs-staged":
+        assert not (out / "provenance.json").exists()
+    proc = roidask("run", original, "--output", out, *ONE_WORKER)
+    assert proc.returncode == 0, proc.stderr
+    assert_same_tables(tables(out), expected)

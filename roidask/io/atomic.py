@@ -38,13 +38,16 @@ STAGING_PREFIX = ".roidask-staging-"
 
 
 def fault_point(name):
-    """Kill this process (SIGKILL, no clean-up) when ``$ROIDASK_FAULT`` is ``name``.
+    """Stop this process here when ``$ROIDASK_FAULT`` names this point.
 
-    Real code kept for fault tests: they set the variable to stop a run at
-    a fixed moment and check what the next run makes of what is left.
+    ``ROIDASK_FAULT=name`` kills it (SIGKILL, no clean-up);
+    ``name:SIGTERM`` or ``name:SIGINT`` sends it that signal instead, as a
+    batch scheduler or Ctrl-C would. Real code kept for fault tests: they stop
+    a run at a fixed moment and check what it and the next run leave.
     """
-    if os.environ.get(FAULT_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+    point, _, how = os.environ.get(FAULT_ENV, "").partition(":")
+    if point == name:
+        os.kill(os.getpid(), getattr(signal, how or "SIGKILL"))
 
 
 def remove_path(path):
