@@ -40,8 +40,38 @@ class ParameterError(RoidaskError):
         return (type(self), (self.name, self.expected, self.got))
 
 
-class NotAnImageError(RoidaskError):
-    """An object is not a roidask image (an xarray.DataArray on a voxel grid)."""
+class ParameterTypeError(ParameterError, TypeError):
+    """A parameter of the wrong type, where nilearn raises :class:`TypeError`.
+
+    Also a :class:`TypeError` (and a :class:`ParameterError`, so a
+    :class:`ValueError`), so ``except TypeError`` code written for nilearn
+    keeps working: a threshold of None, labels given as a set, an empty list
+    of images, a labels masker fitted without ``labels_img``.
+    """
+
+
+class DimensionError(ParameterError, TypeError):
+    """An image has the wrong number of dimensions (3D where 4D is needed, or the reverse).
+
+    Also a :class:`TypeError`, as nilearn's ``nilearn.exceptions.DimensionError``.
+    ``file_dimension`` and ``required_dimension`` are nilearn's attributes (None
+    when unknown).
+    """
+
+    def __init__(self, name, expected, got, file_dimension=None, required_dimension=None):
+        self.file_dimension, self.required_dimension = file_dimension, required_dimension
+        super().__init__(name, expected, got)
+
+    def __reduce__(self):
+        return (type(self), (self.name, self.expected, self.got, self.file_dimension,
+                             self.required_dimension))
+
+
+class NotAnImageError(RoidaskError, TypeError):
+    """An object is not a roidask image (an xarray.DataArray on a voxel grid).
+
+    Also a :class:`TypeError`, as nilearn's "input should be a NiftiLike object".
+    """
 
 
 class RoidaskWarning(UserWarning):
