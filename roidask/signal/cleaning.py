@@ -21,6 +21,7 @@ Examples
 [1.0, 1.0]
 """
 
+import io
 import numbers
 import warnings
 from pathlib import Path
@@ -33,12 +34,13 @@ from scipy import linalg
 
 from roidask._utils.dtypes import float_dtype
 from roidask._utils.warnings import warn_user
-from roidask.errors import InputFileError, ParameterError, SignalWarning
+from roidask.errors import InputFileError, ParameterError, ParameterTypeError, SignalWarning
 from roidask.grid import TIME_DIM
 
 STANDARDIZE = (None, "zscore_sample", "zscore", "psc")
 FILTERS = ("butterworth", "cosine", False)
 EPS = np.finfo(np.float64).eps
+RESIDUAL_ROUNDING = 100  # a residual below this many n * eps of the signal is rounding error
 
 __all__ = ["butterworth", "clean", "standardize_signal"]
 
@@ -149,12 +151,13 @@ def _check_frequency(kind, freq, nyquist):
     return freq
 
 
-def butterworth(signals, sampling_rate, *, low_pass=None, high_pass=None, order=5):
+def butterworth(signals, sampling_rate, *, low_pass=None, high_pass=None, order=5,
+                padtype="odd", padlen=None):
     """Zero-phase Butterworth low-, high- or band-pass filter along axis 0.
 
     Same filter as :func:`nilearn.signal.butterworth`: second-order sections
     of an order-5 filter run forwards and backwards (``sosfiltfilt``, odd
-    padding).
+    padding by default).
 
     Parameters
     ----------
@@ -165,6 +168,12 @@ def butterworth(signals, sampling_rate, *, low_pass=None, high_pass=None, order=
         Cutoffs in Hz.
     order : int
         Filter order.
+    padtype : {'odd', 'even', 'constant', None}
+        How the series is extended at both ends before filtering (see
+        :func:`scipy.signal.sosfiltfilt`); None: no padding.
+    padlen : int, optional
+        Samples added at each end (default: scipy's, three times the
+        filter's length).
 
     Returns
     -------
@@ -186,7 +195,7 @@ def butterworth(signals, sampling_rate, *, low_pass=None, high_pass=None, order=
         return x
     from scipy import signal as sp_signal  # deferred: a slow import, for filtering only
 
-    return sp_signal.sosfiltfilt(sos, x, axis=0, padtype="odd")
+    return sp_signal.sosfiltfilt(sos, x, axis=0, padtype=padtype, padlen=padlen)
 
 
 def _butterworth_sos(sampling_rate, low_pass, high_pass, order=5):
@@ -220,8 +229,12 @@ def _butterworth_sos(sampling_rate, low_pass, high_pass, order=5):
     return sp_signal.butter(N=order, Wn=critical, btype=btype, output="sos", fs=sampling_rate)
 
 
-def _filter_padding(sos):
+def _filter_padding(sos, padtype="odd", padlen=None):
     """Samples ``sosfiltfilt`` pads each end with; a series must be longer."""
+    if padtype is None:
+        return 0
+    if padlen is not None:
+        return padlen
     taps = 2 * sos.shape[0] + 1 - min((sos[:, 2] == 0).sum(), (sos[:, 5] == 0).sum())
     return 3 * taps
 
@@ -236,19 +249,20 @@ def _filtered_length(n_volumes, index):
 
 
 def _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times,
-                         sample_mask=None):
+                         sample_mask=None, butterworth_options=None):
     """Reject series too short for the Butterworth filter before any work is done."""
     if filter_type != "butterworth":
         return
+    options = butterworth_options or {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the clipping warnings come again when filtering
-        sos = _butterworth_sos(1.0 / t_r, low_pass, high_pass)
+        sos = _butterworth_sos(1.0 / t_r, low_pass, high_pass, options.get("order", 5))
     if sos is None:
         return
     lengths = [n_times] if runs is None else np.unique(runs, return_counts=True)[1]
     masks = [None] * len(lengths) if sample_mask is None else sample_mask
     shortest = min(_filtered_length(n, index) for n, index in zip(lengths, masks))
-    padding = _filter_padding(sos)
+    padding = _filter_padding(sos, options.get("padtype", "odd"), options.get("padlen"))
     if shortest <= padding:
         raise ParameterError(
             "signals", f"more than {padding} volumes per run for this Butterworth filter "
@@ -293,12 +307,27 @@ def _add_cosine_drift(confounds, drift):
 
 
 def _read_confounds_file(path):
+    """A table of numbers: comma, semicolon or tab separated, or whitespace-aligned columns.
+
+    Whitespace-aligned files are SPM's motion parameters (``rp_*.txt``) and
+    FSL's ``*.par``: no header, columns padded with a varying number of
+    spaces. An optional one-line header is skipped, as nilearn does.
+    """
     path = Path(path)
     if not path.exists():
         raise InputFileError(path, "no such confounds file", "check the path")
     try:
-        table = pd.read_csv(path, sep=None, engine="python", header=None)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        text = path.read_text()
+    except UnicodeDecodeError as err:
+        raise InputFileError(path, f"is not a table of numbers ({err})") from None
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimited = any(mark in first for mark in ",;\t")
+    try:
+        if delimited:
+            table = pd.read_csv(io.StringIO(text), sep=None, engine="python", header=None)
+        else:  # columns aligned by spaces (SPM rp_*.txt): any run of blanks separates
+            table = pd.read_csv(io.StringIO(text), sep=r"\s+", header=None)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise InputFileError(path, f"is not a table of numbers ({err})") from None
     numeric = table.apply(pd.to_numeric, errors="coerce")
     if len(numeric) and numeric.iloc[0].isna().any() and not numeric.iloc[1:].isna().any().any():
@@ -396,6 +425,31 @@ def _check_filter(filter, low_pass, high_pass, t_r):
     return "butterworth"
 
 
+def _butterworth_options(kwargs):
+    """nilearn's ``butterworth__*`` keyword arguments of clean(), checked, without the prefix."""
+    prefix = "butterworth__"
+    unknown = sorted(key for key in kwargs if not key.startswith(prefix)
+                     or key[len(prefix):] not in ("order", "padtype", "padlen"))
+    if unknown:
+        raise ParameterTypeError(
+            unknown[0], "a parameter of clean: butterworth__order, butterworth__padtype "
+            "or butterworth__padlen beyond the named ones", "an unknown keyword argument",
+        )
+    options = {key[len(prefix):]: value for key, value in kwargs.items()}
+    order = options.get("order", 5)
+    if isinstance(order, bool) or not isinstance(order, numbers.Integral) or order < 1:
+        raise ParameterError("butterworth__order", "a positive integer", order)
+    if options.get("padtype", "odd") not in ("odd", "even", "constant", None):
+        raise ParameterError(
+            "butterworth__padtype", "'odd', 'even', 'constant' or None", options["padtype"]
+        )
+    padlen = options.get("padlen")
+    if padlen is not None and (isinstance(padlen, bool)
+                               or not isinstance(padlen, numbers.Integral) or padlen < 0):
+        raise ParameterError("butterworth__padlen", "a non-negative integer or None", padlen)
+    return options
+
+
 def _interpolate_volumes(volumes, sample_mask, t_r):
     """nilearn's cubic-spline filling of removed volumes, then dropping unfillable rows.
 
@@ -427,8 +481,39 @@ def _scrub(x, confounds, sample_mask, filter_type, t_r):
     return x, confounds, sample_mask - sample_mask[0]
 
 
+def _zero_rounding_residuals(x, scale):
+    """Set to 0 the columns of which only rounding error is left; warn if any was not 0.
+
+    When the confounds (with the detrending and the filter) span every kept
+    volume -- more confound columns than volumes after scrubbing -- or a
+    signal is one of the confounds or a pure linear trend, what the
+    regression leaves is rounding error (~1e-14 of the signal). nilearn
+    z-scores it anyway and returns noise of unit variance that changes
+    with the other columns present and with 1-ulp changes of the input.
+    A column whose centred residual is at most ``RESIDUAL_ROUNDING * n *
+    eps`` times the signal's largest absolute value is set to 0 instead
+    (in exact arithmetic it is 0).
+    """
+    n_times = x.shape[0]
+    centred = np.abs(x - x.mean(axis=0)).max(axis=0) if n_times else np.zeros(x.shape[1:])
+    lost = centred <= RESIDUAL_ROUNDING * n_times * EPS * scale
+    noisy = int((lost & (centred > 0)).sum())
+    if noisy:
+        warn_user(
+            f"{noisy} of {x.shape[1]} signals are explained entirely by the confounds, the "
+            f"detrending or the filter (nothing but rounding error is left of them in these "
+            f"{n_times} volumes): they are set to 0 instead of standardized "
+            "(nilearn scales the rounding error to unit variance); use fewer confounds than "
+            "kept volumes", SignalWarning,
+        )
+    if lost.any():
+        x = x.copy()
+        x[:, lost] = 0.0
+    return x
+
+
 def _clean_run(x, confounds, sample_mask=None, *, detrend, standardize, standardize_confounds,
-               filter_type, low_pass, high_pass, t_r):
+               filter_type, low_pass, high_pass, t_r, butterworth_options):
     """nilearn's clean() on one run: float64 in, float64 out."""
     if filter_type == "cosine":
         confounds = _add_cosine_drift(confounds, _cosine_drift(high_pass, t_r, x.shape[0]))
@@ -436,14 +521,17 @@ def _clean_run(x, confounds, sample_mask=None, *, detrend, standardize, standard
             warn_user("low_pass is not implemented for filter='cosine'", SignalWarning)
     x, confounds, sample_mask = _scrub(x, confounds, sample_mask, filter_type, t_r)
     original_mean = x.mean(axis=0)
+    signal_scale = np.abs(x).max(axis=0) if x.size else np.zeros(x.shape[1:])
     if detrend:
         x = _detrend(x)
         if confounds is not None:
             confounds = _detrend(confounds)
     if filter_type == "butterworth":
-        x = butterworth(x, 1.0 / t_r, low_pass=low_pass, high_pass=high_pass)
+        x = butterworth(x, 1.0 / t_r, low_pass=low_pass, high_pass=high_pass,
+                        **butterworth_options)
         if confounds is not None:
-            confounds = butterworth(confounds, 1.0 / t_r, low_pass=low_pass, high_pass=high_pass)
+            confounds = butterworth(confounds, 1.0 / t_r, low_pass=low_pass,
+                                    high_pass=high_pass, **butterworth_options)
         if sample_mask is not None:  # filled volumes are removed after filtering
             x = x[sample_mask]
             confounds = None if confounds is None else confounds[sample_mask]
@@ -460,6 +548,8 @@ def _clean_run(x, confounds, sample_mask=None, *, detrend, standardize, standard
         x = x - q @ (q.T @ x)
     if standardize is None:
         return x
+    if standardize != "psc":
+        x = _zero_rounding_residuals(x, signal_scale)
     if standardize == "psc":
         mean_abs = np.abs(original_mean).mean()
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -600,7 +690,7 @@ def _sanitize_runs(runs, signals, n_times):
 
 def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", sample_mask=None,
           confounds=None, standardize_confounds=True, filter="butterworth", low_pass=None,
-          high_pass=None, t_r=None, ensure_finite=False):
+          high_pass=None, t_r=None, ensure_finite=False, **kwargs):
     """Detrend, filter, remove confounds from and standardize signals.
 
     Matches :func:`nilearn.signal.clean` step for step: (cosine drift
@@ -652,6 +742,12 @@ def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", sam
         Repetition time in seconds.
     ensure_finite : bool
         Replace NaN and inf by 0 first.
+    **kwargs
+        nilearn's options of the Butterworth filter, prefixed as in
+        :func:`nilearn.signal.clean`: ``butterworth__order`` (5),
+        ``butterworth__padtype`` ('odd', 'even', 'constant' or None) and
+        ``butterworth__padlen`` (see :func:`butterworth`). Other names are
+        refused (nilearn ignores them).
 
     Returns
     -------
@@ -691,6 +787,7 @@ needed for low_pass/high_pass filtering, got None
     """
     standardize = _check_standardize(standardize)
     filter_type = _check_filter(filter, low_pass, high_pass, t_r)
+    butterworth_options = _butterworth_options(kwargs)
     if isinstance(signals, xr.DataArray):
         if signals.ndim not in (1, 2) or signals.dims[0] != TIME_DIM:
             raise ParameterError(
@@ -711,8 +808,10 @@ needed for low_pass/high_pass filtering, got None
         detrend=bool(detrend), standardize=standardize,
         standardize_confounds=bool(standardize_confounds), filter_type=filter_type,
         low_pass=low_pass, high_pass=high_pass, t_r=t_r,
+        butterworth_options=butterworth_options,
     )
-    _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times, sample_mask)
+    _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times, sample_mask,
+                         butterworth_options)
     out_dtype = float_dtype(signals.dtype)
     only_censor = not (detrend or standardize or filter_type or ensure_finite) and (
         confounds is None)
