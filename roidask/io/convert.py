@@ -28,7 +28,7 @@ from roidask.io.nifti_read import (
 )
 from roidask.io.nifti_write import is_nifti_path, to_nifti
 from roidask.io.volume_labels import attach_volume_labels
-from roidask.io.zarr_store import DEFAULT_NAME, is_zarr_path, open_zarr, to_dataset
+from roidask.io.zarr_store import DEFAULT_NAME, is_zarr_path, open_zarr, seal_store, to_dataset
 
 try:
     from isal import igzip as _gzip
@@ -132,6 +132,7 @@ def nifti_to_zarr(src, dst, *, chunks=None, labels=None, overwrite=True):
                     raise item
                 start, values = item
                 target[..., start:start + values.shape[-1]] = values
+            seal_store(tmp)  # every slab is written: record the chunks
         finally:
             while reader.is_alive():  # unblock the reader if we stopped early
                 try:

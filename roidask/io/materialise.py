@@ -19,7 +19,9 @@ How each kind is written, chunk by chunk and in parallel on the workers:
   depends on the stores, in the same computation.
 - ``.zarr``: xarray writes the metadata and coordinates first
   (``to_zarr(compute=False)``); the image's chunks are stored by
-  :func:`store_chunks`, one zarr chunk per dask chunk.
+  :func:`store_chunks`, one zarr chunk per dask chunk, each with its crc32c
+  checksum; once all are stored, :func:`roidask.io.zarr_store.seal_store`
+  records which chunks exist.
 - values: gathered into the calling process.
 
 Everything is written under hidden temporary names and renamed into place
@@ -69,7 +71,7 @@ from roidask.io.nifti_format import (
     is_nifti_path,
     nifti_header_for,
 )
-from roidask.io.zarr_store import is_zarr_path, to_dataset
+from roidask.io.zarr_store import is_zarr_path, seal_store, to_dataset
 
 try:
     from isal import igzip as _gzip
@@ -167,6 +169,7 @@ class _Item:
     path: Path = None     # final path of a file output
     temporary: Path = None
     leftovers: tuple = ()  # other temporary files to remove on failure
+    finish: object = None  # called with the complete temporary before it is moved into place
 
 
 @dataclasses.dataclass
@@ -236,7 +239,7 @@ class Materialisation:
                             compute=False)
         target = zarr.open_array(temporary, path=name, mode="r+")
         stored = store_chunks(_as_dask(dataset[name]), target)
-        return _Item(group, stored, path, temporary)
+        return _Item(group, stored, path, temporary, finish=seal_store)
 
     def add_value(self, value, *, group=None):
         """Bring ``value`` (any dask collection, or a structure of them) back.
@@ -271,6 +274,8 @@ class Materialisation:
             if item.path is None:
                 values[index] = result
             else:
+                if item.finish is not None:
+                    item.finish(item.temporary)
                 _move_into_place(item.temporary, item.path)
         return Outcome(values, errors)
 
