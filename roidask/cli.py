@@ -169,13 +169,36 @@ def make_data(out_dir, size, shape, volumes, subjects, seed, uncompressed, **clu
                        f"{data.vt_mask}, planted_*.nii.gz")
 
 
+def bids_info(path, config):
+    """List the runs of BIDS dataset ``path`` that ``config`` (or every preproc run) matches."""
+    from roidask.pipeline.bids_study import check_bids_spec, describe, find_units
+    from roidask.pipeline.config import load_config
+
+    spec, where = check_bids_spec({}, "bids"), str(path)
+    if config is not None:
+        checked = load_config(config, check_files=False)
+        if checked.bids is None:
+            fail(f"--config: expected a config with a BIDS input (inputs.NAME.bids), got "
+                 f"{config}", EXIT_USAGE)
+        spec = {k: v for k, v in checked.bids.items() if k not in ("name", "base_dir")}
+        where = f"inputs.{checked.bids['name']}.bids"
+    units = find_units({**spec, "root": "."}, path, where)
+    click.echo(f"BIDS dataset {path}: " + "\n".join(describe(units)))
+
+
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option("--config", type=click.Path(path_type=Path), default=None,
+              help="With a BIDS dataset PATH: list the runs this config's BIDS input matches.")
 @handle_errors
-def info(path):
-    """Print shape, chunks, dtype, affine, voxel size and TR of an image."""
+def info(path, config):
+    """Print shape, chunks, dtype, affine, voxel size and TR of an image; for a BIDS
+    dataset folder, the runs a config would match and the files found for each."""
     from roidask.io.load import load_img
 
+    if path.is_dir() and (path / "dataset_description.json").is_file():
+        bids_info(path, config)
+        return
     img = load_img(path)
     chunks = tuple(max(c) for c in img.chunks) if img.chunks else None
     np.set_printoptions(precision=4, suppress=True)
@@ -193,17 +216,15 @@ def info(path):
 
 
 def _load(config, inputs_dir):
-    from roidask.pipeline.config import load_config, validate_config
+    from roidask.pipeline.config import load_config
 
-    if inputs_dir is None:
-        return load_config(config)
-    raw = load_config(config, check_files=False).raw
-    return validate_config(raw, base_dir=inputs_dir)
+    return load_config(config, inputs_dir=inputs_dir)
 
 
 INPUTS_DIR = click.option(
     "--inputs-dir", type=click.Path(path_type=Path), default=None,
-    help="Folder that input paths are relative to (default: the config's folder).")
+    help="Folder that input paths are relative to (default: the config's folder); for a "
+         "config with a BIDS input, the dataset its bids.root is relative to.")
 
 
 @main.command()
@@ -213,8 +234,9 @@ INPUTS_DIR = click.option(
 def validate(config, inputs_dir):
     """Check a pipeline CONFIG (keys, types, references, input files) without running it."""
     checked = _load(config, inputs_dir)
+    units = "BIDS run(s)" if checked.bids is not None else "subject(s)"
     click.echo(f"{config}: valid ({len(checked.steps)} steps, {len(checked.outputs)} outputs, "
-               f"{len(checked.subjects)} subject(s))")
+               f"{len(checked.subjects)} {units})")
 
 
 @main.command()

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import distributed
 import pytest
+import zarr.storage
 
+from roidask.io import load_img, to_zarr
 from roidask.io.nifti_read import NiftiArray
 from roidask.pipeline.config import load_config, validate_config
 from roidask.pipeline.runner import run_pipeline
@@ -57,7 +59,9 @@ def counted_reads(monkeypatch):
 
 
 def test_every_shipped_config_has_an_expected_count():
-    assert set(PASSES) == {p.name for p in CONFIGS.glob("*.yaml") if "batch" not in p.name}
+    # BIDS configs are counted on fMRIPrep-shaped data in tests/test_bids_pipeline.py
+    assert set(PASSES) == {p.name for p in CONFIGS.glob("*.yaml")
+                           if "batch" not in p.name and not p.name.startswith("bids_")}
 
 
 @pytest.fixture
@@ -76,7 +80,8 @@ def counted_computes(monkeypatch):
 
 @pytest.mark.parametrize("name", sorted(PASSES))
 def test_config_reads_each_func_chunk_once_per_needed_pass(name, tiny_dataset, tmp_path,
-                                                           counted_reads, counted_computes):
+                                                           counted_reads, counted_computes,
+                                                           caplog):
     raw = load_config(CONFIGS / name, check_files=False).raw
     raw["inputs"]["func"]["chunks"] = {"t": 50}
     config = validate_config(raw, base_dir=tiny_dataset.func.parent, output_root=tmp_path)
@@ -90,3 +95,48 @@ def test_config_reads_each_func_chunk_once_per_needed_pass(name, tiny_dataset, t
     # fit computes its 3D atlas and mask (a dask.compute: Client.get) to list the regions
     assert counted_computes["compute"] == 1
     assert counted_computes["get"] <= 1
+    assert_one_task_per_key(caplog)
+
+
+def assert_one_task_per_key(caplog):
+    """No graph of the run resubmits a key on the cluster with another task.
+
+    distributed keeps the first task of a key and warns that the mismatch "can cause
+    failures and deadlocks"; it came from optimised graphs beside persisted ones.
+    """
+    assert "Detected different `run_spec`" not in caplog.text
+
+
+@pytest.fixture
+def counted_chunk_reads(monkeypatch):
+    """Reads of each chunk of the 4D image in a store named ``func.zarr`` (not coordinates)."""
+    reads = collections.Counter()
+    get = zarr.storage.LocalStore.get
+
+    async def counting(self, key, *args, **kwargs):
+        _, _, index = key.partition("/c/")
+        if Path(str(self.root)).name == "func.zarr" and len(index.split("/")) == 4:
+            reads[key] += 1
+        return await get(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(zarr.storage.LocalStore, "get", counting)
+    return reads
+
+
+@pytest.mark.parametrize("name", sorted(PASSES))
+def test_config_reads_each_zarr_chunk_once_per_needed_pass(name, tiny_dataset, tmp_path,
+                                                           counted_chunk_reads, caplog):
+    """The same counts with ``func`` as a zarr store (as ``roidask convert`` writes it)."""
+    store = tmp_path / "func.zarr"
+    to_zarr(load_img(tiny_dataset.func, chunks={"t": 50}), store)
+    counted_chunk_reads.clear()  # the conversion's own reads are not the run's
+    raw = load_config(CONFIGS / name, check_files=False).raw
+    raw["inputs"]["func"].update(path=str(store), chunks={"t": 50})
+    config = validate_config(raw, base_dir=tiny_dataset.func.parent, output_root=tmp_path)
+    summary = run_pipeline(config, tmp_path / "out", in_process_client, show_progress=False)
+    assert summary.failed == {}
+    assert counted_chunk_reads, "no chunk of func.zarr was read"
+    assert max(counted_chunk_reads.values()) == PASSES[name]
+    if name == "atlas_signals.yaml":  # every time chunk of the store, once
+        assert len(counted_chunk_reads) == 5
+    assert_one_task_per_key(caplog)

@@ -89,6 +89,14 @@ def find_runs(root, task=None, space=None, desc="preproc", session=None, run=Non
     (['02'], 'sub-02_task-rest_events.tsv')
     """
     table = _index(root)
+    events_table = table if raw_root is None else _index(raw_root)
+    return runs_of(table, events_table, task=task, space=space, desc=desc, session=session,
+                   run=run, subjects=subjects)
+
+
+def runs_of(table, events_table, task=None, space=None, desc="preproc", session=None, run=None,
+            subjects="all"):
+    """:func:`find_runs` on index tables already made (``_index``) of the dataset and events."""
     if subjects != "all":
         if isinstance(subjects, str):
             raise ParameterError("subjects", '"all" or a list of labels', subjects)
@@ -98,7 +106,6 @@ def find_runs(root, task=None, space=None, desc="preproc", session=None, run=Non
     for column, value in (("task", task), ("space", space), ("ses", session), ("run", run),
                           ("sub", None if subjects == "all" else subjects)):
         bold = _select(bold, column, value)
-    events_table = table if raw_root is None else _index(raw_root)
     records = []
     for _, row in bold.sort_values("file").iterrows():
         entities = {k: (int(row[k]) if k == "run" else row[k])

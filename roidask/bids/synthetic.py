@@ -186,3 +186,35 @@ def make_fmriprep_like(root, subjects=3, task="rest", runs=1, sessions=None, sha
                                   "trial_type": np.resize(["face", "house"], onsets.size)}).to_csv(
                         raw_folder / f"{stem}_events.tsv", sep="\t", index=False)
     return deriv
+
+
+def make_synthetic_atlas(folder, voxel_size=4.0, extent=48.0):
+    """Write ``atlas-synth_dseg.nii.gz`` and its ``.tsv``: 8 octants around the origin.
+
+    An integer label image in the space of :func:`make_fmriprep_like`
+    (millimetres, origin at the centre of the brain): label ``1 + x>0 +
+    2 (y>0) + 4 (z>0)``, named in a BIDS look-up table (``index``, ``name``),
+    on a grid of ``voxel_size`` mm covering ``[-extent, extent]`` mm.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> nii, tsv = make_synthetic_atlas(tempfile.mkdtemp())
+    >>> pd.read_csv(tsv, sep="\\t")["name"].tolist()[:2]
+    ['left_posterior_inferior', 'right_posterior_inferior']
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = int(round(2 * extent / voxel_size))
+    centres = -extent + voxel_size / 2 + voxel_size * np.arange(n)
+    x, y, z = np.meshgrid(centres, centres, centres, indexing="ij")
+    labels = (1 + (x > 0) + 2 * (y > 0) + 4 * (z > 0)).astype(np.int16)
+    affine = np.diag([voxel_size] * 3 + [1.0])
+    affine[:3, 3] = centres[0]
+    nii = folder / "atlas-synth_dseg.nii.gz"
+    nib.save(nib.Nifti1Image(labels, affine), nii)
+    names = [f"{'right' if i & 1 else 'left'}_{'anterior' if i & 2 else 'posterior'}_"
+             f"{'superior' if i & 4 else 'inferior'}" for i in range(8)]
+    tsv = folder / "atlas-synth_dseg.tsv"
+    pd.DataFrame({"index": np.arange(1, 9), "name": names}).to_csv(tsv, sep="\t", index=False)
+    return nii, tsv

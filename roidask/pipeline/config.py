@@ -46,6 +46,13 @@ import yaml
 from roidask._dask.cluster import JOBQUEUE_KINDS
 from roidask.errors import ParameterError
 from roidask.pipeline import ops  # noqa: F401  (registers the operations)
+from roidask.pipeline.bids_study import (
+    BidsRun,
+    check_bids_spec,
+    check_confounds,
+    find_units,
+    parse_tail,
+)
 from roidask.pipeline.registry import OPS
 from roidask.pipeline.spec import (
     REFERENCE_PREFIX,
@@ -61,7 +68,9 @@ from roidask.pipeline.spec import (
     is_reference,
 )
 
-TOP_LEVEL = ("name", "description", "inputs", "subjects", "steps", "outputs", "cluster")
+TOP_LEVEL = ("name", "description", "inputs", "subjects", "confounds", "steps", "outputs",
+             "cluster")
+LUT_SUFFIXES = (".tsv",)
 OUTPUT_SUFFIXES = {
     ".nii": "image", ".nii.gz": "image", ".zarr": "image",
     ".csv": "table", ".tsv": "table", ".parquet": "table",
@@ -105,6 +114,18 @@ class PipelineConfig:
     cluster: dict
     base_dir: Path
     raw: dict
+    bids: dict = None
+    confounds: dict = None
+
+    @property
+    def parameters(self):
+        """What a BIDS run's outputs depend on besides its files: steps, outputs, confounds
+        and the other inputs (so adding subjects changes no run's key)."""
+        raw = self.raw
+        return {"steps": raw.get("steps"), "outputs": raw.get("outputs"),
+                "confounds": self.confounds,
+                "inputs": {n: v for n, v in raw.get("inputs", {}).items()
+                           if not (isinstance(v, dict) and "bids" in v)}}
 
 
 def output_kind(path):
@@ -124,7 +145,10 @@ def _folder_name(value, where, expected):
 
 
 def subject_label(subject, config_name):
-    """The name of a subject's output sub-folder (the config's name without subjects)."""
+    """The name of a subject's output sub-folder (the config's name without subjects);
+    a BIDS run's entities (``sub-01_task-rest_space-X``)."""
+    if isinstance(subject, BidsRun):
+        return subject.label
     return Path(subject).name if subject else config_name
 
 
@@ -142,9 +166,15 @@ def _input(name, value, where):
     if isinstance(value, str):
         value = {"path": value}
     value = _mapping(value, where)
+    if "bids" in value:
+        unknown = set(value) - {"bids", "chunks"}
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}", "bids or chunks (a BIDS input "
+                              "finds its files by BIDS rules)", sorted(unknown)[0])
+        return {**value, "bids": check_bids_spec(value["bids"], f"{where}.bids")}
     unknown = set(value) - {"path", "labels", "chunks"}
     if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}", "one of path, labels, chunks",
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}", "one of path, labels, chunks, bids",
                           sorted(unknown)[0])
     if not isinstance(value.get("path"), str):
         raise ConfigError(f"{where}.path", "a file path", value.get("path"))
@@ -241,7 +271,7 @@ def _check_param(spec, value, where, known):
     return value
 
 
-def _output(name, value, known):
+def _output(name, value, known, bids=False):
     where = f"outputs.{name}"
     value = dict(_mapping(value, where))
     source = value.pop("from", None)
@@ -252,6 +282,8 @@ def _output(name, value, known):
     if not isinstance(path, str) or output_kind(path) is None:
         raise ConfigError(f"{where}.path", "a path ending in "
                           f"{', '.join(OUTPUT_SUFFIXES)}", path)
+    if bids:
+        parse_tail(path, f"{where}.path")
     return Output(name, source, _inside_output_folder(path, f"{where}.path"), output_kind(path),
                   value)
 
@@ -306,11 +338,47 @@ def _check_jobqueue(value):
         Number(minimum=0, integer=True).check(value["jobs"], "cluster.jobqueue.jobs")
 
 
-def validate_config(raw, *, base_dir=".", check_files=True, output_root=None):
+def _bids_input(inputs, raw):
+    """The name of the BIDS input, or None; checks what may not go with one."""
+    names = [name for name, spec in inputs.items() if "bids" in spec]
+    if len(names) > 1:
+        raise ConfigError(f"inputs.{names[1]}.bids", "one BIDS input per config (its runs are "
+                          f"the batch; inputs.{names[0]} is one)", names[1])
+    if names and raw.get("subjects") is not None:
+        raise ConfigError("subjects", "no subjects key with a BIDS input (its runs are the "
+                          f"batch: filter them in inputs.{names[0]}.bids)", raw["subjects"])
+    if not names and raw.get("confounds") is not None:
+        raise ConfigError("confounds", "an input with bids: (confounds are found beside each "
+                          "fMRIPrep run)", raw["confounds"])
+    return names[0] if names else None
+
+
+def _known_inputs(inputs, bids_name, confounds):
+    known = {}
+    for name, spec in inputs.items():
+        known[name] = "lut" if str(spec.get("path", "")).endswith(LUT_SUFFIXES) else "image"
+    if bids_name is not None:
+        mask = f"{bids_name}_mask"
+        if mask in known:
+            raise ConfigError(f"inputs.{mask}", f"a name other than {mask} (the brain mask of "
+                              f"inputs.{bids_name}'s runs)", mask)
+        known[mask] = "image"
+        if confounds is not None:
+            if "confounds" in known:
+                raise ConfigError("inputs.confounds", "a name other than confounds (the runs' "
+                                  "confounds, from the confounds key)", "confounds")
+            known["confounds"] = "confounds"
+    return known
+
+
+def validate_config(raw, *, base_dir=".", check_files=True, output_root=None, inputs_dir=None):
     """Validate a config mapping; return a :class:`PipelineConfig`.
 
-    ``check_files`` checks that every input exists (for every subject);
-    ``output_root`` checks that the output folder can be written.
+    ``check_files`` checks that every input exists (for every subject) and
+    finds the runs of a BIDS input; ``output_root`` checks that the output
+    folder can be written. ``inputs_dir`` replaces ``base_dir`` for input
+    paths; with a BIDS input only for its ``root`` (the other inputs stay
+    relative to ``base_dir``, the config's folder).
     """
     raw = _mapping(raw, "config")
     base_dir = Path(base_dir)
@@ -319,16 +387,26 @@ def validate_config(raw, *, base_dir=".", check_files=True, output_root=None):
             raise ConfigError(key, f"a top-level key among {', '.join(TOP_LEVEL)}", key)
     inputs = {name: _input(name, value, f"inputs.{name}")
               for name, value in _mapping(raw.get("inputs"), "inputs").items()}
-    subjects = _subjects(raw.get("subjects"), base_dir)
+    bids_name = _bids_input(inputs, raw)
+    confounds = None if raw.get("confounds") is None else check_confounds(raw["confounds"])
+    bids = None
+    if bids_name is not None:
+        bids = {"name": bids_name, **inputs[bids_name]["bids"],
+                "base_dir": Path(inputs_dir or base_dir)}
+        subjects = (find_units(bids, bids["base_dir"], f"inputs.{bids_name}.bids")
+                    if check_files else [])
+    else:
+        base_dir = Path(inputs_dir) if inputs_dir is not None else base_dir
+        subjects = _subjects(raw.get("subjects"), base_dir)
     if check_files:
         for subject in subjects:
-            folder = subject or base_dir
+            folder = base_dir if subject is None or bids else subject
             for name, spec in inputs.items():
                 for key in ("path", "labels"):
                     if key in spec and not (folder / spec[key]).exists():
                         raise ConfigError(f"inputs.{name}.{key}", "an existing file",
                                           str(folder / spec[key]))
-    known = {name: "image" for name in inputs}
+    known = _known_inputs(inputs, bids_name, confounds)
     steps_raw = raw.get("steps")
     if not isinstance(steps_raw, list) or not steps_raw:
         raise ConfigError("steps", "a non-empty list of steps", steps_raw)
@@ -337,7 +415,7 @@ def validate_config(raw, *, base_dir=".", check_files=True, output_root=None):
         step = _step(index, value, known)
         known[step.name] = OPS[step.op].returns
         steps.append(step)
-    outputs = [_output(name, value, known)
+    outputs = [_output(name, value, known, bids=bids is not None)
                for name, value in _mapping(raw.get("outputs"), "outputs").items()]
     _check_distinct_outputs(outputs)
     cluster = dict(_mapping(raw.get("cluster") or {}, "cluster"))
@@ -350,14 +428,15 @@ def validate_config(raw, *, base_dir=".", check_files=True, output_root=None):
     name = _folder_name(raw.get("name", "pipeline"), "name",
                         "a plain folder name without '/' or '..' (outputs go to "
                         "roidask-output/<name> by default), e.g. roi_extraction")
-    config = PipelineConfig(name, inputs, subjects, steps, outputs, cluster, base_dir, raw)
+    config = PipelineConfig(name, inputs, subjects, steps, outputs, cluster, base_dir, raw,
+                            bids, confounds)
     if output_root is not None:
         check_output_root(config, output_root)
     return config
 
 
-def load_config(path, *, check_files=True, output_root=None):
-    """Read and validate a YAML config file."""
+def load_config(path, *, check_files=True, output_root=None, inputs_dir=None):
+    """Read and validate a YAML config file (``inputs_dir``: see :func:`validate_config`)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError("config", "an existing YAML file", str(path))
@@ -366,4 +445,4 @@ def load_config(path, *, check_files=True, output_root=None):
     except yaml.YAMLError as err:
         raise ConfigError("config", "valid YAML", f"{path}: {err}".replace("\n", " ")) from None
     return validate_config(raw, base_dir=path.parent, check_files=check_files,
-                           output_root=output_root)
+                           output_root=output_root, inputs_dir=inputs_dir)

@@ -43,7 +43,7 @@ from roidask.maskers import LabelsMasker, Masker
 from roidask.maskers.voxels import MASK_STRATEGIES
 from roidask.masking import MASK_TYPES, _check_fraction, _check_opening
 from roidask.pipeline.registry import IMAGE, OPS, register
-from roidask.pipeline.spec import Checked, ListOf, Optional, Spec, is_reference
+from roidask.pipeline.spec import Checked, ListOf, Optional, Ref, Spec, is_reference
 from roidask.regions.components import EXTRACT_TYPES, _label_values
 
 
@@ -185,9 +185,10 @@ two_sided=False for a negative one-sided threshold), got -1
 
 
 def _takes_image(op, name):
+    """Whether parameter ``name`` takes references (images, a look-up table, confounds)."""
     spec = op.params[name]
     spec = spec.spec if isinstance(spec, Optional) else spec
-    return spec is IMAGE or (isinstance(spec, ListOf) and spec.item is IMAGE)
+    return isinstance(spec, Ref) or (isinstance(spec, ListOf) and isinstance(spec.item, Ref))
 
 
 FWHM = Checked(check_fwhm)
@@ -344,25 +345,54 @@ LABELS_MASKER_KEYS = ("labels", "background_label", "strategy", "resampling_targ
                       "keep_masked_labels") + CLEANING_KEYS
 
 
+CONFOUNDS = Optional(Ref("confounds"))
+
+
+def _confound_args(confounds):
+    """``confounds=``, ``sample_mask=`` of a masker from a run's confounds (or None)."""
+    if confounds is None:
+        return {}
+    return {"confounds": confounds.table, "sample_mask": confounds.sample_mask}
+
+
+def _named_regions(masker, lut):
+    """Name the fitted masker's regions from a look-up table (``index``, ``name``)."""
+    names = dict(zip(lut["index"].tolist(), lut["name"].tolist()))
+    missing = [int(v) for v in masker.region_ids_ if int(v) not in names]
+    if missing:
+        raise ParameterError("lut", "a look-up table naming every region of labels_img",
+                             f"no name for labels {missing[:5]}")
+    masker.region_names_ = [names[int(v)] for v in masker.region_ids_]
+    return masker
+
+
 @register("labels_masker", returns="extraction",
           params={"img": IMAGE, "labels_img": IMAGE, "mask_img": Optional(IMAGE),
+                  "lut": Optional(Ref("lut")), "confounds": CONFOUNDS,
                   **{key: _masker_option(_labels_masker_params, key)
                      for key in LABELS_MASKER_KEYS}})
-def labels_masker(img, labels_img, **options):
-    """One signal per region of ``labels_img`` and volume (nilearn's NiftiLabelsMasker)."""
-    masker = LabelsMasker(labels_img, **options)
-    return Extraction(masker, masker.fit_transform(img))
+def labels_masker(img, labels_img, lut=None, confounds=None, **options):
+    """One signal per region of ``labels_img`` and volume (nilearn's NiftiLabelsMasker).
+
+    ``lut`` (a BIDS ``dseg.tsv`` input) names the regions by label value;
+    ``confounds`` (``$confounds`` of a BIDS config) cleans the signals with a
+    run's confounds and removes its scrubbed volumes (``sample_mask``).
+    """
+    masker = LabelsMasker(labels_img, **options).fit(img)
+    if lut is not None:
+        _named_regions(masker, lut)
+    return Extraction(masker, masker.transform(img, **_confound_args(confounds)))
 
 
 @register("masker", returns="extraction",
           params={"img": IMAGE, "mask_img": Optional(IMAGE),
                   "mask_strategy": _masker_option(_masker_params, "mask_strategy"),
-                  "mask_args": Optional(Spec()),
+                  "mask_args": Optional(Spec()), "confounds": CONFOUNDS,
                   **{key: _masker_option(_masker_params, key) for key in CLEANING_KEYS}})
-def voxel_masker(img, **options):
+def voxel_masker(img, confounds=None, **options):
     """One signal per in-mask voxel and volume (nilearn's NiftiMasker)."""
     masker = Masker(**options)
-    return Extraction(masker, masker.fit_transform(img))
+    return Extraction(masker, masker.fit_transform(img, **_confound_args(confounds)))
 
 
 @register("region_sizes", returns="table",

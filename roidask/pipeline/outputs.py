@@ -40,13 +40,17 @@ def to_table(value, where):
     return pd.concat([pd.DataFrame(meta), frame], axis=1)
 
 
-def write_table(value, path, where):
+def write_table(value, path, where, bids=False):
+    """Write a table; ``bids``: a BIDS ``.tsv`` (region columns only, ``n/a`` for NaN)."""
     frame = to_table(value, where)
+    if bids and str(path).endswith(".tsv") and isinstance(value, xr.DataArray):
+        frame = frame[[c for c in frame.columns if c not in value.coords and c != TIME_DIM]]
     with atomic_output(path) as tmp:
         if str(path).endswith(".parquet"):
             frame.to_parquet(tmp, index=False)
         else:
-            frame.to_csv(tmp, sep="\t" if str(path).endswith(".tsv") else ",", index=False)
+            frame.to_csv(tmp, sep="\t" if str(path).endswith(".tsv") else ",", index=False,
+                         **({"na_rep": "n/a"} if bids else {}))
 
 
 def write_boxplot(value, path, where, by="condition"):
@@ -80,10 +84,11 @@ def _write_report(content, path):
         render_report(content).save_as_html(tmp)
 
 
-def plan_output(materialisation, output, value, path, group=None):
+def plan_output(materialisation, output, value, path, group=None, bids=False):
     """Add ``output`` of lazy ``value`` to a run; return its file writer or None.
 
-    The writer takes the run's :class:`roidask.io.materialise.Outcome`.
+    The writer takes the run's :class:`roidask.io.materialise.Outcome`;
+    ``bids`` writes tables as BIDS derivatives (see :func:`write_table`).
     Wrong kinds of value are refused here, before anything is computed.
     """
     where = f"outputs.{output.name}"
@@ -104,5 +109,5 @@ def plan_output(materialisation, output, value, path, group=None):
     _check_table_source(value, where)
     handle = materialisation.add_value(value, group=group)
     if output.kind == "table":
-        return lambda outcome: write_table(outcome.value(handle), path, where)
+        return lambda outcome: write_table(outcome.value(handle), path, where, bids)
     return lambda outcome: write_boxplot(outcome.value(handle), path, where, **output.options)

@@ -93,9 +93,9 @@ def run_key(resolved_config, fingerprints):
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def read_provenance(folder):
-    """The provenance record in ``folder``, or None."""
-    path = Path(folder) / PROVENANCE
+def read_provenance(folder, name=PROVENANCE):
+    """The provenance record in ``folder`` (file ``name``), or None."""
+    path = Path(folder) / name
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -113,9 +113,9 @@ def output_fingerprints(folder, output_paths):
     return found
 
 
-def up_to_date(folder, key, output_paths):
+def up_to_date(folder, key, output_paths, name=PROVENANCE):
     """Whether ``folder`` holds the outputs made with ``key``, unchanged since."""
-    record = read_provenance(folder)
+    record = read_provenance(folder, name)
     if not record or record.get("key") != key or not isinstance(record.get("output_files"), dict):
         return False
     if not all(Path(p).exists() for p in output_paths):
@@ -126,15 +126,15 @@ def up_to_date(folder, key, output_paths):
         return False
 
 
-def invalidate(folder):
+def invalidate(folder, name=PROVENANCE):
     """Remove ``folder``'s provenance: its outputs are about to be replaced."""
     try:
-        (Path(folder) / PROVENANCE).unlink()
+        (Path(folder) / name).unlink()
     except FileNotFoundError:
         pass
 
 
-def write_provenance(folder, record):
-    """Write ``provenance.json`` atomically."""
-    with atomic_output(Path(folder) / PROVENANCE) as tmp:
+def write_provenance(folder, record, name=PROVENANCE):
+    """Write ``provenance.json`` (or ``name``) atomically."""
+    with atomic_output(Path(folder) / name) as tmp:
         tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))

@@ -27,6 +27,7 @@ and redoes interrupted ones (see :mod:`roidask.pipeline.provenance`).
 
 import contextlib
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -39,7 +40,7 @@ from roidask.grid import TIME_DIM
 from roidask.io.atomic import fault_point, remove_stale_staging, replace_path, staging_folder
 from roidask.io.load import load_img
 from roidask.io.materialise import Materialisation
-from roidask.pipeline import provenance
+from roidask.pipeline import bids_study, provenance
 from roidask.pipeline.config import subject_label
 from roidask.pipeline.outputs import plan_output
 from roidask.pipeline.registry import OPS
@@ -59,6 +60,8 @@ class SubjectPlan:
     stage: Path = None
     error: str = None
     subject: object = None
+    paths: dict = None
+    provenance_name: str = provenance.PROVENANCE
 
 
 @dataclasses.dataclass
@@ -89,10 +92,21 @@ def resolve(values, value):
 
 
 def input_paths(config, subject):
-    """Absolute input paths of one subject: name -> {path, labels}."""
+    """Absolute input paths of one subject: name -> {path, labels}.
+
+    For a BIDS run, its input holds every file of the run (``path``: the
+    BOLD, ``mask``, ``confounds``, ``confounds_json``, ``events``,
+    ``sidecar``), so all are fingerprinted; the other inputs are relative to
+    the config's folder.
+    """
+    if isinstance(subject, bids_study.BidsRun):
+        paths = input_paths(config, None)
+        files = {("path" if k == "bold" else k): Path(v) for k, v in subject.files.items() if v}
+        paths[config.bids["name"]] = files
+        return paths
     folder = Path(subject or config.base_dir).resolve()
     return {name: {key: folder / spec[key] for key in ("path", "labels") if key in spec}
-            for name, spec in config.inputs.items()}
+            for name, spec in config.inputs.items() if "bids" not in spec}
 
 
 def _is_small(value):
@@ -110,8 +124,17 @@ def build_subject(config, subject, client=None):
     """
     values = {}
     for name, paths in input_paths(config, subject).items():
-        values[name] = load_img(paths["path"], chunks=config.inputs[name].get("chunks"),
-                                labels=paths.get("labels"))
+        chunks = config.inputs[name].get("chunks")
+        if isinstance(subject, bids_study.BidsRun) and name == config.bids["name"]:
+            values[name] = bids_study.load_run_image(subject, chunks)
+            if subject.files.get("mask"):
+                values[f"{name}_mask"] = load_img(subject.files["mask"])
+            if config.confounds is not None:
+                values["confounds"] = bids_study.run_confounds(subject, config.confounds)
+        elif str(paths["path"]).endswith(".tsv"):
+            values[name] = bids_study.read_lut(paths["path"])
+        else:
+            values[name] = load_img(paths["path"], chunks=chunks, labels=paths.get("labels"))
     for index, step in enumerate(config.steps):
         kwargs = {key: resolve(values, item) for key, item in step.params.items()}
         try:
@@ -124,23 +147,58 @@ def build_subject(config, subject, client=None):
     return values
 
 
+def output_names(config, subject):
+    """Each output's path relative to the subject's folder (a BIDS run: its file name)."""
+    if isinstance(subject, bids_study.BidsRun):
+        return {o.name: Path(bids_study.bids_file_name(
+            subject.entities, bids_study.parse_tail(o.path, o.name))).name
+            for o in config.outputs}
+    return {o.name: o.path for o in config.outputs}
+
+
+def _check_not_foreign(folder, name, config, force):
+    """Refuse to replace a BIDS run's outputs made by another version or other parameters."""
+    record = provenance.read_provenance(folder, name)
+    if force or record is None:
+        return
+    theirs = (record.get("versions", {}).get("roidask"), record.get("parameters"))
+    ours = (provenance.versions().get("roidask"),
+            json.loads(json.dumps(config.parameters, default=str)))
+    if theirs != ours:
+        what = "roidask " + str(theirs[0]) if theirs[0] != ours[0] else "other parameters"
+        raise InputFileError(Path(folder) / name, f"records outputs made by {what}; they are "
+                             "not replaced silently", "use --force to replace them, or "
+                             "another --output folder")
+
+
 def plan_subject(config, subject, output_dir, force):
     """The plan of one subject, or None when its outputs are up to date."""
     label = subject_label(subject, config.name)
-    folder = Path(output_dir) / (label if subject else "")
+    bids = isinstance(subject, bids_study.BidsRun)
+    folder = Path(output_dir) / (subject.folder if bids else label if subject else "")
+    name = f"{label}_provenance.json" if bids else provenance.PROVENANCE
     paths = input_paths(config, subject)
     fingerprints = {name: {k: provenance.fingerprint(p) for k, p in item.items()}
                     for name, item in paths.items()}
-    resolved = {"config": config.raw, "subject": str(subject) if subject else None,
+    resolved = {"config": config.parameters if bids else config.raw,
+                "subject": str(subject) if subject else None,
                 "inputs": {n: {k: str(p) for k, p in item.items()} for n, item in paths.items()}}
     key = provenance.run_key(resolved, fingerprints)
-    output_paths = [folder / output.path for output in config.outputs]
+    outputs = output_names(config, subject)
+    output_paths = [folder / path for path in outputs.values()]
+    if bids:  # and their sidecars
+        output_paths += [folder / bids_study.sidecar_name(path) for path in outputs.values()]
     remove_stale_staging(folder)  # left by a killed run, even when nothing is to be redone
-    if not force and provenance.up_to_date(folder, key, output_paths):
+    if not force and provenance.up_to_date(folder, key, output_paths, name):
         return label, None
+    if bids:
+        _check_not_foreign(folder, name, config, force)
     record = {"key": key, "resolved": resolved, "inputs": fingerprints,
               "versions": provenance.versions()}
-    return label, SubjectPlan(label, folder, key, record, subject=subject)
+    if bids:
+        record["parameters"] = json.loads(json.dumps(config.parameters, default=str))
+    return label, SubjectPlan(label, folder, key, record, subject=subject, paths=outputs,
+                              provenance_name=name)
 
 
 def _fill_plan(config, plan, client):
@@ -165,17 +223,48 @@ def run_pipeline(config, output_dir, client, *, force=False, show_progress=True)
     for subject in config.subjects:
         try:
             label, plan = plan_subject(config, subject, output_dir, force)
-        except OSError as err:
+        except (OSError, InputFileError) as err:
             summary.failed[subject_label(subject, config.name)] = str(err)
             continue
         if plan is None:
             summary.skipped.append(label)
         else:
             plans.append(plan)
-    if not plans:
-        return summary
-    with client() as started:
-        return _build_compute_write(plans, config, started, summary, show_progress)
+    if plans:
+        with client() as started:
+            _build_compute_write(plans, config, started, summary, show_progress)
+    if config.bids is not None:
+        _finish_bids(config, output_dir, summary, bool(plans))
+    return summary
+
+
+def _finish_bids(config, output_dir, summary, changed):
+    """The derivatives' dataset_description.json, and the group tables of every done run."""
+    version = provenance.versions().get("roidask")
+    root = bids_study.dataset_root(config.bids, config.bids["base_dir"])
+    try:
+        bids_study.write_dataset_description(output_dir, config.name, root, version)
+    except OSError as err:
+        summary.failed["dataset_description.json"] = str(err)
+    ok = set(summary.done) | set(summary.skipped)
+    units = [u for u in config.subjects if u.label in ok]
+    for output in config.outputs:
+        if output.kind != "table" or not output.path.endswith(".tsv"):
+            continue
+        group = output_dir / bids_study.GROUP_FOLDER / (output.path[: -len(".tsv")]
+                                                        + ".parquet")
+        if not units or (not changed and group.exists()):
+            continue
+        runs = []
+        for unit in units:
+            folder = output_dir / unit.folder
+            record = provenance.read_provenance(folder, f"{unit.label}_provenance.json") or {}
+            volumes = record.get("volumes", {}).get(output.name)
+            runs.append((unit, folder / output_names(config, unit)[output.name], volumes))
+        try:
+            bids_study.write_group_table(group, runs)
+        except (OSError, ValueError) as err:
+            summary.failed[str(group)] = _describe(err)
 
 
 def _build_compute_write(plans, config, client, summary, show_progress):
@@ -202,8 +291,9 @@ def _compute_and_write(plans, config, client, summary, show_progress):
             try:
                 plan.stage = stages.enter_context(staging_folder(plan.folder))
                 for output in config.outputs:
-                    path = plan.stage / output.path
-                    writer = plan_output(run, output, plan.values[output.name], path, plan.label)
+                    path = plan.stage / plan.paths[output.name]
+                    writer = plan_output(run, output, plan.values[output.name], path, plan.label,
+                                         bids=config.bids is not None)
                     plan.writers.append(writer)
             except (RoidaskError, OSError) as err:
                 plan.error = str(err)
@@ -216,7 +306,7 @@ def _compute_and_write(plans, config, client, summary, show_progress):
                 plan.error = _describe(failure)
             if plan.error is None:
                 try:
-                    _write_subject(plan, config.outputs, outcome, compute_s)
+                    _write_subject(plan, config, outcome, compute_s)
                 except (RoidaskError, OSError) as err:
                     plan.error = str(err)
             if plan.error is not None:
@@ -237,22 +327,47 @@ def _target(folder, path):
     return target
 
 
-def _write_subject(plan, outputs, outcome, compute_s):
+def _bids_sidecars(plan, config):
+    """A JSON sidecar beside each output of a BIDS run (sources, parameters, version);
+    returns their paths relative to the run's folder. Also records the kept volumes."""
+    sources = [str(p) for item in input_paths(config, plan.subject).values()
+               for p in item.values()]
+    version = plan.record["versions"].get("roidask")
+    written = []
+    for output in config.outputs:
+        relative = bids_study.sidecar_name(plan.paths[output.name])
+        step = next((s for s in config.steps
+                     if s.name == output.source[1:].split(".", 1)[0]), None)
+        parameters = {"output": output.source, "confounds": config.confounds,
+                      "step": None if step is None else {"op": step.op, **step.params}}
+        bids_study.write_sidecar(plan.stage / relative, sources, parameters, version)
+        written.append(relative)
+        value = plan.values[output.name]
+        if output.kind == "table" and isinstance(value, xr.DataArray) and TIME_DIM in value.dims:
+            plan.record.setdefault("volumes", {})[output.name] = \
+                value[TIME_DIM].values.tolist()
+    return written
+
+
+def _write_subject(plan, config, outcome, compute_s):
     """Write the small files, then replace the old set: provenance out first, in last."""
     start = time.perf_counter()
     folder, stage = plan.folder, plan.stage
     for writer in plan.writers:
         if writer is not None:
             writer(outcome)
-    targets = {output.name: _target(folder, output.path) for output in outputs}
+    files = list(plan.paths.values())
+    if config.bids is not None:
+        files += _bids_sidecars(plan, config)
+    targets = {path: _target(folder, path) for path in files}
     fault_point("outputs-staged")
-    provenance.invalidate(folder)
-    for output in outputs:
-        replace_path(stage / output.path, targets[output.name], trash=stage / ".replaced")
+    provenance.invalidate(folder, plan.provenance_name)
+    for path in files:
+        replace_path(stage / path, targets[path], trash=stage / ".replaced")
         fault_point("output-replaced")
     plan.record["timings"].update(compute_s=compute_s,
                                   write_s=round(time.perf_counter() - start, 3))
-    plan.record["outputs"] = {name: str(target) for name, target in targets.items()}
+    plan.record["outputs"] = {name: str(targets[path]) for name, path in plan.paths.items()}
     plan.record["output_files"] = provenance.output_fingerprints(folder, targets.values())
     fault_point("before-provenance")
-    provenance.write_provenance(folder, plan.record)
+    provenance.write_provenance(folder, plan.record, plan.provenance_name)

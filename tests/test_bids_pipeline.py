@@ -1,0 +1,302 @@
+"""A BIDS (fMRIPrep derivatives) study in, BIDS derivatives out, through the CLI.
+
+Every tree is written by :func:`roidask.bids.synthetic.make_fmriprep_like`
+(fMRIPrep 23 names, confounds with motion spikes so scrubbing removes
+volumes, events in a raw dataset beside it); the signals are compared with
+nilearn's ``NiftiLabelsMasker`` and ``load_confounds_strategy`` on the same files.
+"""
+
+import collections
+import contextlib
+import json
+import shutil
+from pathlib import Path
+
+import distributed
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+from scipy import stats
+
+from roidask.bids.synthetic import make_fmriprep_like
+from roidask.cli import main
+from roidask.io.nifti_read import NiftiArray
+from roidask.pipeline.config import load_config
+from roidask.pipeline.runner import run_pipeline
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+CONFIG = CONFIGS / "bids_atlas_signals.yaml"
+ONE_WORKER = ["--n-workers", "1", "--memory-limit", "6GB"]
+TAIL = "seg-synth_desc-denoised_timeseries"
+
+
+def run_cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """Two subjects, two runs each, 120 volumes (more than the scrubbing confounds)."""
+    top = tmp_path_factory.mktemp("study")
+    return make_fmriprep_like(top, subjects=2, runs=2, n_volumes=120, shape=(10, 12, 8))
+
+
+def bolds(deriv):
+    return sorted(Path(deriv).rglob("*_desc-preproc_bold.nii.gz"))
+
+
+def output_of(out, bold, tail=TAIL, ext=".tsv"):
+    stem = bold.name.replace("_desc-preproc_bold.nii.gz", "")
+    return out / bold.parent.relative_to(bold.parents[2]) / f"{stem}_{tail}{ext}"
+
+
+def in_float64(bold):
+    """The run as float64: nilearn's float32 path rounds region means near 900 with a
+    temporal sd near 1 by ~3e-4 in the z-scores; its float64 result is the reference."""
+    img = nib.load(bold)
+    return nib.Nifti1Image(img.get_fdata(), img.affine, img.header)
+
+
+# roidask casts region means to float32 before cleaning (nilearn's dtype rule): a
+# mean near 900 keeps 6e-5 of rounding, ~4e-5 in z-scores of a residual sd near 1
+ATOL = 1e-4
+
+
+def nilearn_signals(bold, atlas=CONFIGS / "atlas-synth_dseg.nii.gz"):
+    from nilearn.interfaces.fmriprep import load_confounds_strategy
+    from nilearn.maskers import NiftiLabelsMasker
+
+    mask = str(bold).replace("desc-preproc_bold", "desc-brain_mask")
+    confounds, sample_mask = load_confounds_strategy(str(bold), denoise_strategy="scrubbing")
+    masker = NiftiLabelsMasker(str(atlas), mask_img=mask, standardize="zscore_sample")
+    return masker.fit_transform(in_float64(bold), confounds=confounds,
+                                sample_mask=sample_mask), sample_mask
+
+
+def test_shipped_bids_config_equals_nilearn_scrubbing(study, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("run", CONFIG, "--inputs-dir", study, "--output", out, *ONE_WORKER)
+    assert result.exit_code == 0, result.output
+    lut = pd.read_csv(CONFIGS / "atlas-synth_dseg.tsv", sep="\t")
+    group = pd.read_parquet(out / "group" / f"{TAIL}.parquet")
+    assert len(bolds(study)) == 4
+    for bold in bolds(study):
+        path = output_of(out, bold)
+        table = pd.read_csv(path, sep="\t")
+        expected, sample_mask = nilearn_signals(bold)
+        assert 0 < len(sample_mask) < 120  # scrubbing removed volumes
+        # one row per kept volume, one column per region, named by the look-up table
+        assert table.shape == expected.shape
+        assert list(table.columns) == lut["name"].tolist()
+        np.testing.assert_allclose(table.to_numpy(), expected, atol=ATOL)
+        sidecar = json.loads(path.with_suffix(".json").read_text())
+        assert str(bold) in sidecar["Sources"]
+        assert sidecar["Parameters"]["confounds"] == {"denoise_strategy": "scrubbing"}
+        assert sidecar["GeneratedBy"][0]["Name"] == "roidask"
+        sub, run = path.name.split("_")[0][4:], int(path.name.split("_run-")[1][0])
+        rows = group[(group["sub"] == sub) & (group["run"] == str(run))]
+        np.testing.assert_array_equal(rows["t"], sample_mask)
+        np.testing.assert_allclose(rows[lut["name"]].to_numpy(), table.to_numpy())
+    description = json.loads((out / "dataset_description.json").read_text())
+    assert description["DatasetType"] == "derivative"
+    assert description["GeneratedBy"][0]["Name"] == "roidask"
+
+
+def write_config(tmp_path, raw, name="config.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def shipped(**bids):
+    raw = yaml.safe_load(CONFIG.read_text())
+    raw["inputs"]["func"]["bids"].update(bids)
+    for name in ("atlas", "atlas_labels"):
+        raw["inputs"][name] = str(CONFIGS / raw["inputs"][name])
+    return raw
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"task": 5}, "inputs.func.bids.task: expected a BIDS label"),
+    ({"task": "nback"}, "inputs.func.bids.task: expected values found in"),
+    ({"run": 3}, "inputs.func.bids.run: expected values found in"),
+    ({"subjects": "some"}, "inputs.func.bids.subjects: expected 'all' or a non-empty list"),
+    ({"subjects": ["01", "07"]}, "inputs.func.bids.subjects: expected values found in"),
+    ({"subjects": [1]}, "inputs.func.bids.subjects[0]: expected a subject label as a string"),
+    ({"sesion": "1"}, "inputs.func.bids.sesion: expected one of root, raw"),
+    ({"root": "nowhere"}, "inputs.func.bids.root: expected a BIDS dataset folder"),
+    ({"confounds": "harsh"}, "confounds.denoise_strategy: expected one of simple"),
+    ({"confounds": {"strategy": ["motion"], "motion": "all"}},
+     "confounds.motion: expected one of basic"),
+    ({"confounds": {"denoise_strategy": "simple", "fd_threshold": 0.2}},
+     "confounds.fd_threshold: expected an option of the 'simple' preset"),
+])
+def test_validate_refuses_bad_filters_naming_the_key(study, tmp_path, change, message):
+    change = dict(change)
+    confounds = change.pop("confounds", None)
+    raw = shipped(**change)
+    if confounds is not None:
+        raw["confounds"] = confounds
+    result = run_cli("validate", write_config(tmp_path, raw), "--inputs-dir", study)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_validate_counts_the_matched_runs(study, tmp_path):
+    config = write_config(tmp_path, shipped(subjects=["02"], run=[1]))
+    result = run_cli("validate", config, "--inputs-dir", study)
+    assert result.exit_code == 0, result.output
+    assert "1 BIDS run(s)" in result.output
+
+
+def test_info_lists_the_runs_a_config_matches(study, tmp_path):
+    result = run_cli("info", study)
+    assert result.exit_code == 0, result.output
+    assert "4 run(s)" in result.output
+    assert "sub-02 ses-- task-rest run-2 space-MNI152NLin2009cAsym  mask: yes, confounds: yes" \
+        in result.output
+    config = write_config(tmp_path, shipped(subjects=["01"], run=2))
+    result = run_cli("info", study, "--config", config)
+    assert result.exit_code == 0, result.output
+    assert "1 run(s)" in result.output and "sub-01_task-rest_run-2_space" in result.output
+
+
+def ttest_config(raw_root):
+    return {
+        "name": "face_house",
+        "inputs": {"func": {"bids": {"task": "rest", "raw": raw_root}}},
+        "steps": [{"op": "ttest_ind", "name": "ttest", "img": "$func",
+                   "condition_a": "face", "condition_b": "house"},
+                  {"op": "binarize_img", "name": "significant", "img": "$ttest.neg_log10_p",
+                   "threshold": 1, "two_sided": False}],
+        "outputs": {"p": {"from": "$ttest.neg_log10_p", "path": "desc-facehouse_statmap.nii.gz"},
+                    "mask": {"from": "$significant", "path": "desc-significant_mask.nii.gz"}},
+    }
+
+
+def test_events_give_the_conditions_of_a_ttest(study, tmp_path):
+    out = tmp_path / "out"
+    config = write_config(tmp_path, ttest_config("../../raw"))
+    result = run_cli("run", config, "--inputs-dir", study, "--output", out, *ONE_WORKER)
+    assert result.exit_code == 0, result.output
+    for bold in bolds(study):
+        events_file = Path(str(bold).replace("derivatives/fmriprep", "raw").replace(
+            "_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz", "_events.tsv"))
+        events = pd.read_csv(events_file, sep="\t")
+        t_r = json.loads(Path(str(bold).replace(".nii.gz", ".json")).read_text())[
+            "RepetitionTime"]
+        data = nib.load(bold).get_fdata()
+        times = np.arange(data.shape[-1]) * t_r
+        condition = np.full(times.size, "n/a", dtype=object)
+        for onset, duration, trial in events[["onset", "duration", "trial_type"]].to_numpy():
+            condition[(times >= onset) & (times < onset + duration)] = trial
+        _, p = stats.ttest_ind(data[..., condition == "face"], data[..., condition == "house"],
+                               axis=-1)
+        expected = np.clip(np.nan_to_num(-np.log10(p)), 0, 10)
+        found = nib.load(output_of(out, bold, "desc-facehouse_statmap", ".nii.gz")).get_fdata()
+        np.testing.assert_allclose(found, expected, rtol=1e-4, atol=1e-5)
+        mask = output_of(out, bold, "desc-significant_mask", ".nii.gz")
+        assert mask.exists() and mask.with_name(mask.name.replace(".nii.gz", ".json")).exists()
+
+
+def test_group_table_grows_and_other_parameters_are_not_overwritten(tmp_path):
+    top = tmp_path / "grow"
+    deriv = make_fmriprep_like(top, subjects=2, n_volumes=60, shape=(6, 6, 5))
+    out = tmp_path / "out"
+    config = write_config(tmp_path, shipped())
+    assert run_cli("run", config, "--inputs-dir", deriv, "--output", out,
+                   *ONE_WORKER).exit_code == 0
+    group = out / "group" / f"{TAIL}.parquet"
+    assert sorted(pd.read_parquet(group)["sub"].unique()) == ["01", "02"]
+    make_fmriprep_like(top, subjects=["03"], n_volumes=60, shape=(6, 6, 5), seed=3)
+    result = run_cli("run", config, "--inputs-dir", deriv, "--output", out, *ONE_WORKER)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("up to date, skipped") == 2
+    assert "sub-03_task-rest_space-MNI152NLin2009cAsym: done" in result.output
+    assert sorted(pd.read_parquet(group)["sub"].unique()) == ["01", "02", "03"]
+    # the same outputs with other parameters: refused, nothing replaced
+    before = {p: p.read_bytes() for p in out.rglob("*.tsv")}
+    raw = shipped()
+    raw["confounds"] = {"denoise_strategy": "simple"}
+    other = write_config(tmp_path, raw, "other.yaml")
+    result = run_cli("run", other, "--inputs-dir", deriv, "--output", out, *ONE_WORKER)
+    assert result.exit_code == 1
+    assert result.stderr.count("not replaced silently") == 3, result.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*.tsv")} == before
+    result = run_cli("run", other, "--inputs-dir", deriv, "--output", out, "--force",
+                     *ONE_WORKER)
+    assert result.exit_code == 0, result.output
+    assert {p: p.read_bytes() for p in out.rglob("*.tsv")} != before
+
+
+def test_explicit_load_confounds_arguments_equal_nilearn(study, tmp_path):
+    from nilearn.interfaces.fmriprep import load_confounds
+    from nilearn.maskers import NiftiLabelsMasker
+
+    raw = shipped(subjects=["01"], run=1)
+    raw["confounds"] = {"strategy": ["motion", "high_pass", "scrub"], "motion": "basic",
+                        "fd_threshold": 0.3, "scrub": 0}
+    out = tmp_path / "out"
+    result = run_cli("run", write_config(tmp_path, raw), "--inputs-dir", study, "--output", out,
+                     *ONE_WORKER)
+    assert result.exit_code == 0, result.output
+    (bold,) = [b for b in bolds(study) if b.name.startswith("sub-01_task-rest_run-1")]
+    confounds, sample_mask = load_confounds(str(bold), strategy=("motion", "high_pass", "scrub"),
+                                            motion="basic", fd_threshold=0.3, scrub=0)
+    mask = str(bold).replace("desc-preproc_bold", "desc-brain_mask")
+    expected = NiftiLabelsMasker(str(CONFIGS / "atlas-synth_dseg.nii.gz"), mask_img=mask,
+                                 standardize="zscore_sample").fit_transform(
+        in_float64(bold), confounds=confounds, sample_mask=sample_mask)
+    table = pd.read_csv(output_of(out, bold), sep="\t")
+    assert table.shape == expected.shape and len(sample_mask) < 120
+    np.testing.assert_allclose(table.to_numpy(), expected, atol=ATOL)
+
+
+@contextlib.contextmanager
+def in_process_client():
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=None) as client:
+        yield client
+
+
+def test_bids_batch_is_one_computation_reading_each_volume_once(study, tmp_path, monkeypatch):
+    reads, calls = collections.Counter(), collections.Counter()
+    read, compute = NiftiArray.__getitem__, distributed.Client.compute
+
+    def counting_read(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        if Path(self.path).name.endswith("desc-preproc_bold.nii.gz"):
+            reads.update((Path(self.path).name, v) for v in
+                         range(*key[-1].indices(self.shape[-1])))
+        return read(self, key)
+
+    def counting_compute(self, *args, **kwargs):
+        calls["compute"] += 1
+        return compute(self, *args, **kwargs)
+
+    monkeypatch.setattr(NiftiArray, "__getitem__", counting_read)
+    monkeypatch.setattr(distributed.Client, "compute", counting_compute)
+    raw = shipped()
+    raw["inputs"]["func"]["chunks"] = {"t": 50}  # several chunks per run
+    config = load_config(write_config(tmp_path, raw), inputs_dir=study)
+    summary = run_pipeline(config, tmp_path / "out", in_process_client, show_progress=False)
+    assert summary.failed == {} and len(summary.done) == 4
+    assert calls["compute"] == 1
+    assert len(reads) == 4 * 120 and max(reads.values()) == 1
+
+
+def test_a_run_with_bad_events_fails_alone(tmp_path):
+    top = tmp_path / "bad"
+    deriv = make_fmriprep_like(top, subjects=2, n_volumes=40, shape=(6, 6, 5))
+    events = sorted((top / "raw").rglob("sub-02*_events.tsv"))[0]
+    events.write_text("onset\tduration\n0\t10\n")
+    out = tmp_path / "out"
+    config = write_config(tmp_path, ttest_config("../../raw"))
+    result = run_cli("run", config, "--inputs-dir", deriv, "--output", out, *ONE_WORKER)
+    assert result.exit_code == 1
+    assert "sub-01_task-rest_space-MNI152NLin2009cAsym: done" in result.output
+    assert f"{events}: has no column trial_type" in result.stderr
+    shutil.rmtree(out)
