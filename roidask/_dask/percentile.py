@@ -193,8 +193,11 @@ def score_at_percentile(x, per, *, where=None):
             blocks, masks = bind(x, state), None
         else:
             blocks, masks = bind((x, where), state)
-        block_list = blocks.to_delayed().ravel()
-        mask_list = masks.to_delayed().ravel() if masks is not None else [None] * len(block_list)
+        # unoptimised: an optimised copy would hold the keys of the blocks' graph with
+        # other (fused) tasks, beside the same keys in every other use of ``x``
+        block_list = blocks.to_delayed(optimize_graph=False).ravel()
+        mask_list = ([None] * len(block_list) if masks is None
+                     else masks.to_delayed(optimize_graph=False).ravel())
         hists = [
             dask.delayed(_block_histograms, pure=True)(b, m, state, shift, width)
             for b, m in zip(block_list, mask_list)

@@ -298,7 +298,11 @@ def _check_target(path, overwrite):
 def _compute_on(client, items, show_progress):
     from distributed import progress
 
-    futures = client.compute([item.lazy for item in items])
+    # unoptimised, as the runner persists what it builds: an optimised graph fuses
+    # tasks under the keys of their last step, so a key already on the cluster (a
+    # persisted result's inputs) would come with another task and other
+    # dependencies, which distributed warns "can cause failures and deadlocks"
+    futures = client.compute([item.lazy for item in items], optimize_graph=False)
     if show_progress:
         with contextlib.redirect_stdout(sys.stderr):
             progress(futures, notebook=False)

@@ -186,7 +186,7 @@ def high_variance_confounds(img, n_confounds=5, percentile=2.0, detrend=True, ma
     )
     # one task per spatial block: as delayed tasks, so that dask does not fuse (and so
     # repeat) the reading of a chunk into every product that uses it
-    blocks = rows.to_delayed()
+    blocks = rows.to_delayed(optimize_graph=False)
     gram = da.stack([
         da.from_delayed(delayed(_gram)(list(blocks[index])), (n_times, n_times),
                         dtype=np.float64, meta=np.empty((0, 0), dtype=np.float64))
