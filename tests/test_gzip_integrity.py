@@ -11,6 +11,7 @@ import pytest
 
 import roidask
 from roidask.io.nifti_read import OPEN_FILES
+from roidask.io.staging import staging_dir
 
 SHAPE = (32, 32, 32, 96)  # 6 MiB of int16: past the first reads of the header
 MESSAGE = "is corrupt: its gzip stream fails the integrity check"
@@ -64,7 +65,7 @@ def staging(monkeypatch, tmp_path):
         monkeypatch.setenv("ROIDASK_STAGING", "1" if on else "0")
         monkeypatch.setenv("ROIDASK_STAGING_DIR", str(tmp_path))
         OPEN_FILES.clear()
-        return tmp_path / "roidask-staging"
+        return staging_dir()
 
     yield set_staging
     OPEN_FILES.clear()

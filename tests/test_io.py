@@ -174,14 +174,14 @@ def test_bad_chunks_raise():
 
 
 def test_gzip_is_staged_once_and_reads_equal(tiny_dataset, tmp_path, monkeypatch):
-    from roidask.io import nifti_read
+    from roidask.io import nifti_read, staging
 
     monkeypatch.setenv("ROIDASK_STAGING_DIR", str(tmp_path))
     nifti_read.OPEN_FILES.clear()
     expected = nib.load(tiny_dataset.func).get_fdata()
     img = roidask.load_img(tiny_dataset.func, chunks="t=50")
     np.testing.assert_array_equal(img.values, expected)
-    staged = list((tmp_path / "roidask-staging").glob("*.nii"))
+    staged = list(staging.staging_dir().glob("*.nii"))
     assert len(staged) == 1 and staged[0].stat().st_size > 0
     monkeypatch.setenv("ROIDASK_STAGING", "0")
     nifti_read.OPEN_FILES.clear()

@@ -15,20 +15,37 @@ deleted first, oldest first), or when ``ROIDASK_STAGING=0``.
 Inflating the whole file checks its gzip CRC-32 and size at the end of the
 stream, so a staged copy exists only of a file that passed that check; a
 damaged file raises :func:`gzip_integrity_error` naming it.
-``ROIDASK_STAGING_DIR`` chooses the folder (default: the system's temporary
-folder); on a multi-machine cluster each machine stages its own copy.
+
+Staging trusts nothing it finds. Copies live in a folder of the current
+user only, ``roidask-staging-<uid>`` (mode 0700; :func:`private_folder`
+refuses one owned by someone else and replaces one others can write to),
+in ``ROIDASK_STAGING_DIR`` (default: the system's temporary folder), so
+users sharing a ``TMPDIR`` never meet. The lock is opened without
+following links. Each copy has a record beside it (the source's path,
+size, mtime_ns and CRC-32, the copy's inode and size), and a copy is used
+again only while the record matches the source and the copy
+(:func:`trusted_copy`); anything else found at its name is redone. The
+``.tmp-`` files of a stager that died are removed by the next stager. On a
+multi-machine cluster each machine stages its own copy.
 """
 
+import errno
 import fcntl
+import io
+import json
 import os
 import shutil
+import socket
+import stat
 import tempfile
 import threading
 import time
+import uuid
 import zlib
 from pathlib import Path
 
 from dask.base import tokenize
+from isal.isal_zlib import crc32
 from isal.isal_zlib import error as IsalError
 
 from roidask.errors import InputFileError
@@ -40,6 +57,10 @@ except ImportError:  # pragma: no cover - isal is a core dependency
 
 STAGING_ENV = "ROIDASK_STAGING"
 STAGING_DIR_ENV = "ROIDASK_STAGING_DIR"
+FOLDER_PREFIX = "roidask-staging-"
+RECORD_SUFFIX = ".json"  # the record of a staged copy, beside it
+RECORD_FORMAT = 1
+HOST = socket.gethostname()
 _LOCK = threading.Lock()
 STALE_SECONDS = 3600  # a staged copy unused this long may be deleted to make room
 BLOCK = 2**24
@@ -107,13 +128,57 @@ def staging_enabled():
 
 
 def staging_dir():
-    """The scratch folder for staged files."""
-    return Path(os.environ.get(STAGING_DIR_ENV) or tempfile.gettempdir()) / "roidask-staging"
+    """This user's scratch folder for staged files: ``roidask-staging-<uid>`` in
+    ``$ROIDASK_STAGING_DIR`` or the system's temporary folder."""
+    base = os.environ.get(STAGING_DIR_ENV) or tempfile.gettempdir()
+    return Path(base) / f"{FOLDER_PREFIX}{os.getuid()}"
+
+
+def _refuse(folder, problem):
+    return InputFileError(folder, f"{problem}; roidask stages .nii.gz copies only into a "
+                                  "private folder of the current user",
+                          f"remove it, or set {STAGING_DIR_ENV} to a folder of your own "
+                          f"({STAGING_ENV}=0 reads .nii.gz in place)")
+
+
+def private_folder():
+    """:func:`staging_dir`, made (mode 0700) or checked: owned by this user, private.
+
+    A folder others can write to is replaced (what is in it cannot be
+    trusted), one only others can read is made private; one owned by another
+    user, or not a folder, is refused with :class:`~roidask.errors.InputFileError`.
+    """
+    folder = staging_dir()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(3):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass
+        info = os.lstat(folder)
+        if not stat.S_ISDIR(info.st_mode):
+            raise _refuse(folder, "is not a folder")
+        if info.st_uid != os.getuid():
+            raise _refuse(folder, f"is owned by uid {info.st_uid}, not by you "
+                                  f"(uid {os.getuid()})")
+        mode = stat.S_IMODE(info.st_mode)
+        if not mode & 0o022:
+            if mode & 0o077:
+                os.chmod(folder, 0o700)  # only readable by others: its files are ours
+            return folder
+        aside = folder.with_name(f".{folder.name}.untrusted-{uuid.uuid4().hex[:8]}")
+        os.replace(folder, aside)  # writable by others: start afresh
+        shutil.rmtree(aside, ignore_errors=True)
+    raise _refuse(folder, "keeps being replaced by another process")  # pragma: no cover
 
 
 def staged_path(path, file_key):
     """Where the uncompressed copy of ``path`` (as of ``file_key``) lives."""
     return staging_dir() / f"{tokenize(file_key)}-{Path(path).name.removesuffix('.gz')}"
+
+
+def _record_path(target):
+    return Path(f"{target}{RECORD_SUFFIX}")
 
 
 def evict_stale(folder, needed):
@@ -126,14 +191,131 @@ def evict_stale(folder, needed):
         if shutil.disk_usage(folder).free >= needed:
             break
         old.unlink(missing_ok=True)
+        _record_path(old).unlink(missing_ok=True)
+
+
+def remove_leftovers(folder):
+    """Remove the ``.tmp-`` files of stagers that died (call holding the lock).
+
+    Stagers write temporaries only while holding the folder's lock, so those
+    of this host are all dead; another host's (a shared scratch folder) only
+    once unchanged for :data:`STALE_SECONDS`.
+    """
+    now = time.time()
+    for entry in os.scandir(folder):
+        name = entry.name
+        if not name.startswith(".") or ".tmp-" not in name:
+            continue
+        owner = name.rpartition(".tmp-")[2]
+        host = owner.rpartition("-")[0]
+        try:
+            if host in ("", HOST) or now - entry.stat(follow_symlinks=False).st_mtime > \
+                    STALE_SECONDS:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def _open_lock(folder):
+    """The folder's lock file, opened without following a link (a planted one is removed)."""
+    path = folder / ".lock"
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    for _ in range(3):
+        try:
+            fd = os.open(path, flags, 0o600)
+        except OSError as err:
+            if err.errno != errno.ELOOP:
+                raise
+            os.unlink(path)  # a symbolic link: removed, never followed
+            continue
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+        os.close(fd)
+        os.unlink(path)
+    raise _refuse(folder, "has a .lock that keeps being replaced")  # pragma: no cover
+
+
+class _Crc32Reader(io.RawIOBase):
+    """A binary file's reader that keeps the CRC-32 of the bytes read through it."""
+
+    def __init__(self, raw):
+        self.raw, self.crc32 = raw, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        count = self.raw.readinto(buffer)
+        if count:
+            self.crc32 = crc32(memoryview(buffer)[:count], self.crc32)
+        return count
+
+
+def _source_facts(path):
+    info = os.stat(path)
+    return {"path": str(Path(path).resolve()), "size": info.st_size,
+            "mtime_ns": info.st_mtime_ns}
+
+
+def trusted_copy(target, path):
+    """Whether ``target`` is the copy this user staged of ``path`` as it is now.
+
+    Its record must name ``path`` with its current size and mtime_ns, and
+    ``target`` must be the regular file (inode and size) the record was
+    written for: a file planted at the name, or the copy of an earlier
+    version of the source, is not.
+    """
+    try:
+        record = json.loads(_record_path(target).read_text())
+        info = os.lstat(target)
+        source = _source_facts(path)
+        return (record.get("format") == RECORD_FORMAT and stat.S_ISREG(info.st_mode)
+                and all(record["source"][key] == value for key, value in source.items())
+                and record["copy"] == {"size": info.st_size, "inode": info.st_ino})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def _write_exclusive(path):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600)
+    return open(fd, "wb")
+
+
+def _inflate(path, target):
+    """Inflate ``path`` into ``target`` with its record beside it (call holding the lock)."""
+    folder = target.parent
+    tmp = folder / f".{target.name}.tmp-{HOST}-{os.getpid()}"
+    record_tmp = folder / f".{target.name}{RECORD_SUFFIX}.tmp-{HOST}-{os.getpid()}"
+    try:
+        source = _source_facts(path)
+        with open(path, "rb") as raw, _write_exclusive(tmp) as dst:
+            hashed = _Crc32Reader(raw)
+            with _gzip.open(hashed, "rb") as src:
+                _copy_inflated(path, src, dst)
+            while hashed.readinto(bytearray(BLOCK)):  # bytes after the stream, if any
+                pass
+        info = os.stat(tmp)
+        record = {"format": RECORD_FORMAT, "source": {**source, "crc32": hashed.crc32},
+                  "copy": {"size": info.st_size, "inode": info.st_ino}}
+        with _write_exclusive(record_tmp) as stream:
+            stream.write(json.dumps(record).encode())
+        os.replace(tmp, target)
+        os.replace(record_tmp, _record_path(target))
+    finally:
+        tmp.unlink(missing_ok=True)
+        record_tmp.unlink(missing_ok=True)
 
 
 def stage(path, file_key, nbytes):
     """The uncompressed copy of ``path``, made now if needed; None if there is no room.
 
-    Raises :class:`~roidask.errors.InputFileError` (see
-    :func:`gzip_integrity_error`) if ``path`` fails to inflate or its CRC-32
-    or size do not match; no copy is left then.
+    The copy lives in this user's private :func:`private_folder`, with a
+    record of the source (path, size, mtime_ns, CRC-32 of its bytes) and of
+    the copy; a copy is used again only while :func:`trusted_copy` says so,
+    and is made anew otherwise. Raises :class:`~roidask.errors.InputFileError`
+    (see :func:`gzip_integrity_error`) if ``path`` fails to inflate or its
+    CRC-32 or size do not match; no copy is left then.
 
     Examples
     --------
@@ -144,24 +326,24 @@ def stage(path, file_key, nbytes):
     >>> stage(src, ("x", 1), 6).read_bytes()
     b'voxels'
     """
+    folder = private_folder()
     target = staged_path(path, file_key)
-    if target.exists():
+    if trusted_copy(target, path):
         target.touch()  # marks it in use for eviction
         return target
-    folder = target.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    with _LOCK, open(folder / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one stager per machine; the others wait
-        if target.exists():
-            return target
-        evict_stale(folder, 1.2 * nbytes)
-        if shutil.disk_usage(folder).free < 1.2 * nbytes:
-            return None
-        tmp = folder / f".{target.name}.tmp-{os.getpid()}"
+    with _LOCK:
+        lock = _open_lock(folder)
         try:
-            with _gzip.open(path, "rb") as src, open(tmp, "wb") as dst:
-                _copy_inflated(path, src, dst)
-            os.replace(tmp, target)
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one stager per machine; the others wait
+            remove_leftovers(folder)
+            if trusted_copy(target, path):
+                return target
+            target.unlink(missing_ok=True)
+            _record_path(target).unlink(missing_ok=True)
+            evict_stale(folder, 1.2 * nbytes)
+            if shutil.disk_usage(folder).free < 1.2 * nbytes:
+                return None
+            _inflate(path, target)
         finally:
-            tmp.unlink(missing_ok=True)
+            os.close(lock)  # releases the lock
     return target
