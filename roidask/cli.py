@@ -149,10 +149,19 @@ def convert(src, dst, chunks, labels, **cluster):
               help="Subjects to make (sub-01, sub-02, ... folders when > 1).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--uncompressed", is_flag=True, help="Write func.nii instead of func.nii.gz.")
+@click.option("--bids", is_flag=True,
+              help="Write an fMRIPrep-shaped BIDS study instead (OUT_DIR/derivatives/fmriprep "
+                   "and OUT_DIR/raw with events): --subjects, --volumes, --shape, --runs, "
+                   "--sessions.")
+@click.option("--runs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --bids: runs per subject and session.")
+@click.option("--sessions", default=None, help="With --bids: session labels, e.g. 1,2.")
 @cluster_options
 @handle_errors
-def make_data(out_dir, size, shape, volumes, subjects, seed, uncompressed, **cluster):
-    """Write synthetic Haxby-shaped data with planted regions to OUT_DIR."""
+def make_data(out_dir, size, shape, volumes, subjects, seed, uncompressed, bids, runs, sessions,
+              **cluster):
+    """Write synthetic Haxby-shaped data with planted regions to OUT_DIR (or, with
+    --bids, an fMRIPrep derivatives tree with confounds, masks and events)."""
     from roidask.datasets import make_haxby_like
 
     if shape is not None:
@@ -160,6 +169,20 @@ def make_data(out_dir, size, shape, volumes, subjects, seed, uncompressed, **clu
             shape = tuple(int(n) for n in shape.split(","))
         except ValueError:
             fail(f"--shape: expected three integers like 91,109,91, got {shape!r}", EXIT_USAGE)
+    if bids:
+        from roidask.bids.synthetic import make_fmriprep_like
+
+        if sessions is not None and not all(s.isalnum() for s in sessions.split(",")):
+            fail(f"--sessions: expected labels of letters and digits like 1,2, got "
+                 f"{sessions!r}", EXIT_USAGE)
+
+        deriv = make_fmriprep_like(
+            out_dir, subjects=subjects, runs=runs, seed=seed,
+            sessions=None if sessions is None else sessions.split(","),
+            **({} if shape is None else {"shape": shape}),
+            **({} if volumes is None else {"n_volumes": volumes}))
+        click.echo(f"wrote {deriv} ({subjects} subject(s)) and {out_dir / 'raw'} (events)")
+        return
     with client_from(cluster):
         for subject in range(subjects):
             folder = out_dir if subjects == 1 else out_dir / f"sub-{subject + 1:02d}"

@@ -156,8 +156,8 @@ def test_info_lists_the_runs_a_config_matches(study, tmp_path):
     result = run_cli("info", study)
     assert result.exit_code == 0, result.output
     assert "4 run(s)" in result.output
-    assert "sub-02 ses-- task-rest run-2 space-MNI152NLin2009cAsym  mask: yes, confounds: yes" \
-        in result.output
+    assert "sub-02 task-rest run-2 space-MNI152NLin2009cAsym  mask: yes, confounds: yes, " \
+        "events: yes, sidecar: yes" in result.output
     config = write_config(tmp_path, shipped(subjects=["01"], run=2))
     result = run_cli("info", study, "--config", config)
     assert result.exit_code == 0, result.output
@@ -300,3 +300,20 @@ def test_a_run_with_bad_events_fails_alone(tmp_path):
     assert "sub-01_task-rest_space-MNI152NLin2009cAsym: done" in result.output
     assert f"{events}: has no column trial_type" in result.stderr
     shutil.rmtree(out)
+
+
+def test_readme_bids_commands(tmp_path):
+    import re
+    import subprocess
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Process a BIDS study", 1)[1]
+    (script,) = re.findall(r"```bash\n(.*?)```", section.split("\n## ", 1)[0], flags=re.S)
+    (tmp_path / "configs").symlink_to(CONFIGS)
+    proc = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "4 run(s)" in proc.stdout and "events: yes" in proc.stdout
+    out = tmp_path / "study" / "derivatives" / "roidask"
+    assert len(list(out.rglob(f"sub-*_{TAIL}.tsv"))) == 4
+    assert pd.read_parquet(out / "group" / f"{TAIL}.parquet")["sub"].nunique() == 4

@@ -14,12 +14,13 @@ brain mask, confounds and events found by BIDS rules
 
 ``root`` is relative to the config's folder (or to ``--inputs-dir``),
 ``raw`` (the raw dataset holding ``_events.tsv``) to ``root``; by default
-events are looked for in ``root`` and, for a ``<raw>/derivatives/<name>``
-root, in ``<raw>``. ``events.tsv`` gives each volume a ``condition``
-coordinate: the ``trial_type`` of the event whose ``[onset, onset +
-duration)`` holds the volume's acquisition time ``i * RepetitionTime`` (the
-last such event; ``n/a`` when none), with the repetition time of the bold's
-JSON sidecar, else of its header.
+events are looked for in ``root`` or, for a ``<study>/derivatives/<name>``
+root, in the raw dataset of the study (:func:`events_root`).
+``events.tsv`` gives each volume a ``condition`` coordinate: the
+``trial_type`` of the event whose ``[onset, onset + duration)`` holds the
+volume's acquisition time ``i * RepetitionTime`` (the last such event;
+``n/a`` when none), with the repetition time of the bold's JSON sidecar,
+else of its header.
 
 ``confounds`` is a preset name (``simple``, ``scrubbing``, ``compcor``,
 ``ica_aroma``), a mapping with ``denoise_strategy`` and the overrides
@@ -159,12 +160,16 @@ def dataset_root(spec, base_dir):
 
 
 def events_root(spec, root):
-    """The dataset holding the events: ``raw``, else ``<raw>`` above ``derivatives/<name>``."""
+    """The dataset holding the events: ``raw``; else, for a ``<study>/derivatives/<name>``
+    root, ``<study>`` (BIDS's layout), ``<study>/rawdata`` (BIDS's study layout) or
+    ``<study>/raw`` (what ``roidask make-data --bids`` writes), the first that is a dataset."""
     if spec["raw"] is not None:
         return (root / spec["raw"]).resolve()
-    if root.parent.name == "derivatives" and (root.parents[1] / "dataset_description.json"
-                                              ).is_file():
-        return root.parents[1]
+    if root.parent.name == "derivatives":
+        study = root.parents[1]
+        for candidate in (study, study / "rawdata", study / "raw"):
+            if (candidate / "dataset_description.json").is_file():
+                return candidate
     return None
 
 
@@ -452,10 +457,9 @@ def describe(units):
     """Lines listing matched runs: entities and the files found (for ``roidask info``)."""
     lines = [f"{len(units)} run(s)"]
     for unit in units:
-        ents = unit.entities
+        ents = unit.entities  # sub, ses, task, run, space... as far as the run has them
         found = ", ".join(f"{k}: {'yes' if unit.files.get(k) else 'no'}"
                           for k in ("mask", "confounds", "events", "sidecar"))
-        lines.append(f"sub-{ents['sub']} ses-{ents.get('ses', '-')} task-{ents.get('task', '-')} "
-                     f"run-{ents.get('run', '-')} space-{ents.get('space', '-')}  {found}")
+        lines.append(" ".join(f"{k}-{v}" for k, v in _ordered(ents)) + f"  {found}")
         lines.append(f"  bold: {unit.files['bold']}")
     return lines
