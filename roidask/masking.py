@@ -31,7 +31,7 @@ from roidask._dask.data import dask_data
 from roidask._utils.checks import mask_values
 from roidask._utils.dtypes import float_dtype
 from roidask._utils.warnings import warn_user
-from roidask.errors import MaskWarning, ParameterError, RoidaskError
+from roidask.errors import DimensionError, MaskWarning, ParameterError, RoidaskError
 from roidask.grid import (
     as_image,
     check_same_grid,
@@ -435,7 +435,8 @@ def intersect_masks(mask_imgs, *, threshold=0.5, connected=True):
     masks = [as_image(m, f"mask_imgs[{n}]") for n, m in enumerate(mask_imgs)]
     for n, mask in enumerate(masks):
         if mask.ndim != 3:
-            raise ParameterError(f"mask_imgs[{n}]", "a 3D mask", f"a {mask.ndim}D image")
+            raise DimensionError(f"mask_imgs[{n}]", "a 3D mask", f"a {mask.ndim}D image",
+                                 mask.ndim, 3)
         check_same_grid(masks[0], mask, ("mask_imgs[0]", f"mask_imgs[{n}]"))
     result = _lazy_mask(
         _intersect, masks[0].shape, threshold, bool(connected), *[dask_data(m) for m in masks]

@@ -26,6 +26,7 @@ from roidask._dask.percentile import keys_to_values, score_at_percentile, sort_k
 from roidask.errors import GridMismatchError, ParameterError
 from roidask.grid import image_affine, new_image
 from roidask.image.smoothing import fwhm_to_sigma, kernel_radius
+from roidask.image.thresholding import ThresholdRangeWarning
 from roidask.testing import raise_if_dask_computes
 
 SHAPE = (12, 14, 10, 6)
@@ -270,26 +271,26 @@ def test_threshold_bad_values_raise_at_once(threshold, two_sided, match):
         image.threshold_img(img, threshold, two_sided=two_sided)
 
 
-def test_threshold_outside_data_range_raises_on_compute():
+def test_threshold_outside_data_range_warns_on_compute_and_gives_zeros():
     values = synthetic_values(3)
     finite = np.where(np.isfinite(values), values, 0)
     img = chunked(values, CHUNKINGS["thinner-than-halo"])
     too_high = float(np.abs(finite).max()) + 0.5
     out = lazily(image.threshold_img, img, too_high)  # building the graph is fine
-    with pytest.raises(ParameterError, match="threshold <= the maximum of the absolute values"):
-        out.compute()
+    with pytest.warns(ThresholdRangeWarning, match="above the maximum of the absolute values"):
+        assert not out.values.any()
     too_low = float(finite.min()) - 0.5
     out = lazily(image.threshold_img, img, too_low, two_sided=False)
-    with pytest.raises(ParameterError, match="threshold >= the minimum of the values <= 0"):
-        out.compute()
+    with pytest.warns(ThresholdRangeWarning, match="below the minimum of the values <= 0"):
+        assert not out.values.any()
     # The largest value itself is inside the range.
     assert int((image.threshold_img(img, float(np.abs(finite).max())) != 0).sum()) == 1
 
 
-def test_threshold_outside_range_of_in_memory_image_raises_on_compute():
+def test_threshold_outside_range_of_in_memory_image_warns_on_compute():
     img = new_image(synthetic_values(3), AFFINE)
     out = lazily(image.threshold_img, img, 100.0)
-    with pytest.raises(ParameterError, match="maximum of the absolute values"):
+    with pytest.warns(ThresholdRangeWarning, match="maximum of the absolute values"):
         out.compute()
 
 

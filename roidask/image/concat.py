@@ -12,7 +12,7 @@ import dask.array as da
 import numpy as np
 
 from roidask._dask.data import dask_data
-from roidask.errors import ParameterError
+from roidask.errors import ParameterTypeError
 from roidask.grid import (
     as_image,
     check_same_grid,
@@ -53,7 +53,7 @@ def concat_imgs(imgs, dtype=np.float32, *, ensure_ndim=None, auto_resample=False
     ((2, 2, 2, 2), 'float32', [1.0, 2.0])
     """
     if isinstance(imgs, (list, tuple)) and not imgs:
-        raise ParameterError("imgs", "a non-empty sequence of images", "an empty one")
+        raise ParameterTypeError("imgs", "a non-empty sequence of images", "an empty one")
     if not isinstance(imgs, (list, tuple)):
         imgs = [imgs]
     images = [as_image(img, f"imgs[{n}]") for n, img in enumerate(imgs)]

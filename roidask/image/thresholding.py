@@ -6,16 +6,19 @@ string ``"97%"`` is the exact 97th percentile (scipy's
 (one-sided), over the voxels of ``mask_img`` when given, plus 1e-5. The
 percentile is computed lazily and exactly by :mod:`roidask._dask.percentile`.
 
-Range checks. nilearn 0.14 only *warns* when a numeric threshold lies
-outside the data (the result is then all zeros); roidask raises
-:class:`~roidask.errors.ParameterError` instead ("threshold: expected a
-threshold <= the maximum of the absolute values (7.94), got 9.0"),
-because an empty map is almost always a mistake that would otherwise
-surface steps later. The data range is not known without a compute, and
-:func:`threshold_img` never computes (numpy-backed images included), so the
-check is part of the result's graph: it raises when the result is computed.
-Errors that need no data ("120%", a negative threshold with
-``two_sided=True``) raise at once.
+Range checks. As nilearn 0.14, a numeric threshold outside the data (above
+the largest value that counts, or below the smallest for a negative
+one-sided threshold) gives an all-zero map and a
+:class:`ThresholdRangeWarning` ("threshold 9.0 is above the maximum of the
+absolute values (7.94): the result is all zeros"). The data range is not
+known without a compute, and :func:`threshold_img` never computes
+(numpy-backed images included), so the check is part of the result's graph:
+it warns when the result is computed (from the computing thread; a
+``distributed`` worker logs it). An image with no value that counts (no
+value >= 0 for a one-sided threshold) raises then, as nilearn does. Errors
+that need no data ("120%", a negative threshold with ``two_sided=True``, a
+threshold of None: a :class:`~roidask.errors.ParameterTypeError`, also a
+``TypeError`` as nilearn's) raise at once.
 
 Clusters (``cluster_threshold``): a 3D map is labelled across its chunks;
 a 4D image is filtered in chunks of whole volumes (see
@@ -44,7 +47,8 @@ from roidask._dask.labels import label_array
 from roidask._dask.percentile import score_at_percentile
 from roidask._utils.checks import mask_truth
 from roidask._utils.dtypes import finite_copy
-from roidask.errors import ParameterError
+from roidask._utils.warnings import warn_user
+from roidask.errors import DimensionError, ParameterError, ParameterTypeError, RoidaskWarning
 from roidask.grid import as_image, same_grid, with_data
 
 PERCENTILE_EPSILON = 1e-5
@@ -73,8 +77,8 @@ def parse_threshold(threshold, two_sided):
             raise ParameterError("threshold", "a percentile between '0%' and '100%'", threshold)
     elif isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
         value = float(threshold)
-    else:
-        raise ParameterError("threshold", THRESHOLD_EXPECTED, threshold)
+    else:  # None, a list...: nilearn's TypeError
+        raise ParameterTypeError("threshold", THRESHOLD_EXPECTED, threshold)
     if not np.isfinite(value):
         raise ParameterError("threshold", THRESHOLD_EXPECTED, threshold)
     if value < 0 and two_sided:
@@ -85,18 +89,24 @@ def parse_threshold(threshold, two_sided):
     return value, percentile
 
 
+class ThresholdRangeWarning(RoidaskWarning):
+    """A threshold lies outside the data: the thresholded map is all zeros (nilearn warns too)."""
+
+
 def _check_range(value, count, extreme, *, lower, values):
-    """Return ``value`` if it is inside the data range, else raise ParameterError."""
+    """Return ``value``; warn when it is outside the data range (the map is then all zeros)."""
     count, extreme = int(count), float(extreme)
     if count == 0:
         raise ParameterError("threshold", f"an image with some {values}", "none in the image")
     if lower and value < extreme:
-        raise ParameterError(
-            "threshold", f"a threshold >= the minimum of the {values} ({extreme:g})", value
+        warn_user(
+            f"threshold {value:g} is below the minimum of the {values} ({extreme:g}): "
+            "the result is all zeros", ThresholdRangeWarning,
         )
     if not lower and value > extreme:
-        raise ParameterError(
-            "threshold", f"a threshold <= the maximum of the {values} ({extreme:g})", value
+        warn_user(
+            f"threshold {value:g} is above the maximum of the {values} ({extreme:g}): "
+            "the result is all zeros", ThresholdRangeWarning,
         )
     return np.float64(value)
 
@@ -162,7 +172,8 @@ def _mask_on_grid(mask_img, img):
 
     mask_img = as_image(mask_img, "mask_img")
     if mask_img.ndim != 3:
-        raise ParameterError("mask_img", "a 3D mask image", f"a {mask_img.ndim}D image")
+        raise DimensionError("mask_img", "a 3D mask image", f"a {mask_img.ndim}D image",
+                             mask_img.ndim, 3)
     if not same_grid(img, mask_img):
         mask_img = resample_to_img(mask_img, img, interpolation="nearest")
     mask = dask_data(mask_img).map_blocks(mask_truth, dtype=bool)
@@ -231,9 +242,10 @@ def threshold_img(
 ):
     """Set to 0 the voxels whose values are below a threshold, lazily.
 
-    Equal to :func:`nilearn.image.threshold_img` at any chunking, except that
-    a numeric threshold outside the data range raises instead of warning
-    (see the module notes).
+    Equal to :func:`nilearn.image.threshold_img` at any chunking; a numeric
+    threshold outside the data range gives zeros and a
+    :class:`ThresholdRangeWarning` when the result is computed (see the
+    module notes).
 
     Parameters
     ----------
@@ -266,8 +278,15 @@ def threshold_img(
     Raises
     ------
     ParameterError
-        For a malformed threshold ("120%", a negative two-sided one), or a
-        threshold outside the data range (when the result is computed).
+        For a malformed threshold ("120%", a negative two-sided one); a
+        :class:`~roidask.errors.ParameterTypeError` (a ``TypeError``) for
+        one that is neither a number nor a string.
+
+    Warns
+    -----
+    ThresholdRangeWarning
+        When the result is computed, if a numeric threshold is outside the
+        data range (the result is then all zeros).
 
     Examples
     --------
@@ -276,11 +295,12 @@ def threshold_img(
     >>> img = new_image(np.arange(27.0).reshape(3, 3, 3), np.eye(4)).chunk(2)
     >>> int((threshold_img(img, "50%") > 0).sum())
     13
-    >>> threshold_img(img, 100.0).compute()
-    Traceback (most recent call last):
-    ...
-    roidask.errors.ParameterError: threshold: expected a threshold <= the maximum of the \
-absolute values (26), got 100.0
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     empty = threshold_img(img, 100.0).compute(scheduler="sync")
+    >>> int(empty.sum()), str(caught[0].message)
+    (0, 'threshold 100 is above the maximum of the absolute values (26): the result is all zeros')
     """
     img = as_image(img)
     if (

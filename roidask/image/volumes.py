@@ -18,7 +18,7 @@ from roidask._dask.data import as_lazy, dask_data
 from roidask._dask.moments import COUNT, M2, moments
 from roidask._dask.pending import time_mean
 from roidask._utils.dtypes import mean_dtype
-from roidask.errors import ParameterError
+from roidask.errors import DimensionError, ParameterError
 from roidask.grid import (
     TIME_DIM,
     as_image,
@@ -29,7 +29,8 @@ from roidask.image.resampling import resample_img
 
 def _require_4d(img, argument="img"):
     if img.ndim != 4:
-        raise ParameterError(argument, "a 4D image", f"a {img.ndim}D image of shape {img.shape}")
+        raise DimensionError(argument, "a 4D image", f"a {img.ndim}D image of shape {img.shape}",
+                             img.ndim, 4)
 
 
 def _time_index(index, n):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from roidask.errors import ParameterError
+from roidask.errors import DimensionError
 from roidask.grid import TIME_DIM, as_image, image_affine
 from roidask.image.resampling import resample_img
 
@@ -22,7 +22,7 @@ def _load_checked(obj, argument, ndim, what):
         return None
     img = _load(obj, argument)
     if img.ndim != ndim:
-        raise ParameterError(argument, f"a {ndim}D {what}", f"a {img.ndim}D image")
+        raise DimensionError(argument, f"a {ndim}D {what}", f"a {img.ndim}D image", img.ndim, ndim)
     return img
 
 

@@ -17,7 +17,13 @@ from roidask._dask.extraction import STRATEGIES, label_codes, label_statistics
 from roidask._utils.checks import check_bool, mask_values
 from roidask._utils.docs import fill_doc
 from roidask._utils.warnings import warn_user
-from roidask.errors import MaskWarning, ParameterError, ResamplingWarning, RoidaskWarning
+from roidask.errors import (
+    MaskWarning,
+    ParameterError,
+    ParameterTypeError,
+    ResamplingWarning,
+    RoidaskWarning,
+)
 from roidask.grid import (
     TIME_DIM,
     check_same_grid,
@@ -119,9 +125,9 @@ class LabelsMasker(_BaseMasker):
             not isinstance(self.labels, (list, tuple))
             or not all(isinstance(name, str) for name in self.labels)
         ):
-            raise ParameterError("labels", "a list of region names (str)", self.labels)
+            raise ParameterTypeError("labels", "a list of region names (str)", self.labels)
         if self.labels_img is None:
-            raise ParameterError("labels_img", "a 3D labels image (atlas)", None)
+            raise ParameterTypeError("labels_img", "a 3D labels image (atlas)", None)
         bg = self.background_label
         if isinstance(bg, bool) or not isinstance(bg, numbers.Real):
             raise ParameterError("background_label", "a number", bg)
@@ -174,8 +180,10 @@ class LabelsMasker(_BaseMasker):
         original_values, labels, mask = dask.compute(
             original.data, labels_img.data, None if mask_img is None else mask_img.data
         )
-        present, names = self._region_names(np.asarray(original_values))
-        self._set_atlas(np.asarray(labels), mask, labels_img, present, names)
+        original_values, labels = self._finite_atlas(np.asarray(original_values),
+                                                     np.asarray(labels))
+        present, names = self._region_names(original_values)
+        self._set_atlas(labels, mask, labels_img, present, names)
         self._report_img = data_img
         self.fitted_ = True
         return self
@@ -209,6 +217,18 @@ class LabelsMasker(_BaseMasker):
                 )
                 names = names[: len(present)]
         return present, dict(zip(present.tolist(), names))
+
+    def _finite_atlas(self, original, labels):
+        """NaN and inf of a float atlas become background, with a warning (nilearn: 0)."""
+        if original.dtype.kind != "f" or np.isfinite(original).all():
+            return original, labels
+        warn_user(
+            f"labels_img has {int((~np.isfinite(original)).sum())} non-finite values (NaN or "
+            f"inf): they are background ({self.background_label})", MaskWarning,
+        )
+        bg = self.background_label
+        return (np.where(np.isfinite(original), original, bg),
+                np.where(np.isfinite(labels), labels, bg))
 
     @staticmethod
     def _check_integer_labels(values):

@@ -18,7 +18,7 @@ from roidask._dask.extraction import weighted_sums
 from roidask._utils.checks import check_bool, mask_values
 from roidask._utils.docs import fill_doc
 from roidask._utils.warnings import warn_user
-from roidask.errors import MaskWarning, ParameterError
+from roidask.errors import MaskWarning, ParameterError, ParameterTypeError
 from roidask.grid import (
     TIME_DIM,
     check_same_grid,
@@ -140,7 +140,7 @@ class MapsMasker(_BaseMasker):
                 "resampling_target", "'data', 'mask', 'maps' or None", self.resampling_target
             )
         if self.maps_img is None:
-            raise ParameterError("maps_img", "a 4D maps image (one map per region)", None)
+            raise ParameterTypeError("maps_img", "a 4D maps image (one map per region)", None)
         if self.resampling_target == "mask" and self.mask_img is None:
             raise ParameterError("mask_img", "a mask (resampling_target='mask')", None)
 

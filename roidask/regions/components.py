@@ -39,7 +39,7 @@ from roidask._dask.labels import LABEL_DTYPE, label_array
 from roidask._utils.checks import binary_structure
 from roidask._utils.docs import fill_doc
 from roidask._utils.warnings import warn_user
-from roidask.errors import ParameterError, RegionsWarning
+from roidask.errors import DimensionError, ParameterError, RegionsWarning
 from roidask.grid import (
     SPATIAL_DIMS,
     as_image,
@@ -145,7 +145,8 @@ def region_sizes(labels_img, labels):
     """
     labels_img = as_image(labels_img, "labels_img")
     if labels_img.ndim != 3:
-        raise ParameterError("labels_img", f"a 3D image with dims {SPATIAL_DIMS}", labels_img.dims)
+        raise DimensionError("labels_img", f"a 3D image with dims {SPATIAL_DIMS}", labels_img.dims,
+                             labels_img.ndim, 3)
     if labels_img.dtype.kind not in "iu":
         raise ParameterError("labels_img", "an integer label image", f"{labels_img.dtype} values")
     values = _label_values(labels)

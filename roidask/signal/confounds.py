@@ -44,7 +44,7 @@ from scipy import linalg
 from roidask._dask.data import dask_data
 from roidask._dask.moments import COUNT, M2, MEAN, moments
 from roidask._utils.checks import mask_truth
-from roidask.errors import ParameterError
+from roidask.errors import DimensionError, ParameterError
 from roidask.grid import TIME_DIM, as_image, check_same_grid, time_coords
 from roidask.signal.cleaning import _linear_trend
 
@@ -152,13 +152,14 @@ def high_variance_confounds(img, n_confounds=5, percentile=2.0, detrend=True, ma
     """
     img = as_image(img, "img")
     if TIME_DIM not in img.dims:
-        raise ParameterError("img", "a 4D image", f"a {img.ndim}D image")
+        raise DimensionError("img", "a 4D image", f"a {img.ndim}D image", img.ndim, 4)
     _check(n_confounds, percentile, detrend)
     mask = None
     if mask_img is not None:
         mask_img = as_image(mask_img, "mask_img")
         if mask_img.ndim != 3:
-            raise ParameterError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image")
+            raise DimensionError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image",
+                                 mask_img.ndim, 3)
         check_same_grid(img, mask_img, ("img", "mask_img"))
     data = dask_data(img)
     n_times = data.shape[-1]
