@@ -170,3 +170,24 @@ def test_run_on_a_damaged_store_is_one_line_exit_1(damaged_func, tmp_path):
     assert str(damaged_func) in line and "image/c/0/0/0/1" in line and "checksum" in line
     assert "Traceback (most recent call last)" not in result.stdout + result.stderr
     assert not (out / "mean.nii.gz").exists()
+
+
+def test_metadata_changed_after_writing_is_refused(store):
+    for name in ("zarr.json", "space/zarr.json"):  # the consolidated copy and the array's
+        path = store / name
+        text = path.read_text()
+        assert '"affine"' in text
+        path.write_text(text.replace("2.0", "3.0", 1))
+    with pytest.raises(roidask.InputFileError, match=r"metadata zarr.json .*differs"):
+        roidask.load_img(store)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_undecodable_chunks_are_named_also_in_stores_of_others(tmp_path, damage):
+    path = tmp_path / "plain.zarr"
+    random_image().to_dataset(name="image").to_zarr(path, zarr_format=3)  # xarray's codecs
+    chunk = path / "image" / "c" / "0" / "0" / "0" / "1"
+    data = chunk.read_bytes()
+    chunk.write_bytes(data[:len(data) // 3] if damage == "truncate" else b"\x07" * len(data))
+    with pytest.raises(roidask.InputFileError, match=r"image/c/0/0/0/1 cannot be decoded"):
+        roidask.load_img(path).compute()

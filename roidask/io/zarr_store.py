@@ -20,6 +20,7 @@ a record, a chunk whose checksum fails or whose file is missing raises
 value.
 """
 
+import hashlib
 import itertools
 import json
 import os
@@ -133,13 +134,19 @@ def seal_store(path):
         arrays[array.path] = {"grid": list(array.cdata_shape),
                               "stored": int(np.prod(array.cdata_shape)) - len(absent),
                               "absent": absent}
-    record = {"format": RECORD_FORMAT, "writer": "roidask", "arrays": arrays}
+    metadata = {name: _digest(Path(path) / name)
+                for name in ["zarr.json", *(f"{key}/zarr.json" for key in arrays)]}
+    record = {"format": RECORD_FORMAT, "writer": "roidask", "arrays": arrays,
+              "metadata": metadata}
     (Path(path) / RECORD_NAME).write_text(json.dumps(record, separators=(",", ":")))
     return record
 
 
-def read_record(path):
-    """The chunk record of a store, or None for a store without one (written by others)."""
+def _digest(file):
+    return hashlib.sha256(file.read_bytes()).hexdigest()
+
+
+def _load_record(path):
     file = Path(path) / RECORD_NAME
     if not file.exists():
         return None
@@ -149,10 +156,33 @@ def read_record(path):
         for entry in arrays.values():
             entry["absent"] = frozenset(map(tuple, entry["absent"]))
             entry["grid"] = tuple(entry["grid"])
+        dict(record.get("metadata", {}))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise InputFileError(path, f"has a damaged chunk record {RECORD_NAME} "
                                    f"({type(err).__name__}: {err})", RECREATE) from None
-    return arrays
+    return record
+
+
+def read_record(path):
+    """The chunk record of a store (per array), or None for a store without one
+    (written by others)."""
+    record = _load_record(path)
+    return None if record is None else record["arrays"]
+
+
+def check_metadata(path):
+    """Refuse a store whose metadata (``zarr.json`` files: shape, codecs, the
+    affine in attributes) differs from what its record says was written."""
+    record = _load_record(path)
+    for name, digest in (record or {}).get("metadata", {}).items():
+        try:
+            same = _digest(Path(path) / name) == digest
+        except OSError:
+            same = False
+        if not same:
+            raise InputFileError(path, f"metadata {name} is missing or differs from what "
+                                       f"roidask wrote (its checksum in {RECORD_NAME})",
+                                 RECREATE)
 
 
 def _chunk_region(array, coords):
@@ -299,6 +329,7 @@ def open_zarr(path, chunks=None):
     path = Path(path)
     if not path.exists():
         raise InputFileError(path, "no such zarr store", "check the path")
+    check_metadata(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)
