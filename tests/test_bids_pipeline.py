@@ -317,3 +317,50 @@ def test_readme_bids_commands(tmp_path):
     out = tmp_path / "study" / "derivatives" / "roidask"
     assert len(list(out.rglob(f"sub-*_{TAIL}.tsv"))) == 4
     assert pd.read_parquet(out / "group" / f"{TAIL}.parquet")["sub"].nunique() == 4
+
+
+def derivative_files(out):
+    """The files of a BIDS derivatives output, without the run records (timings, paths)."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and not p.name.endswith("_provenance.json")
+            and p.suffix != ".parquet"}
+
+
+def test_interrupted_bids_run_rerun_equals_an_uninterrupted_one(tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    deriv = make_fmriprep_like(tmp_path / "s", subjects=2, n_volumes=60, shape=(6, 6, 5))
+    config = write_config(tmp_path, shipped())
+
+    def roidask(out, **env):
+        return subprocess.run(["roidask", "run", str(config), "--inputs-dir", str(deriv),
+                               "--output", str(out), *ONE_WORKER], capture_output=True,
+                              text=True, env=dict(os.environ, **env))
+
+    assert roidask(tmp_path / "whole").returncode == 0
+    killed = roidask(tmp_path / "out", ROIDASK_FAULT="output-replaced")
+    assert killed.returncode == -signal.SIGKILL
+    assert not (tmp_path / "out" / "dataset_description.json").exists()
+    again = roidask(tmp_path / "out")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count(": done") == 2, again.stdout
+    whole, out = derivative_files(tmp_path / "whole"), derivative_files(tmp_path / "out")
+    assert sorted(out) == sorted(whole) and out == whole
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "out" / "group" / f"{TAIL}.parquet"),
+        pd.read_parquet(tmp_path / "whole" / "group" / f"{TAIL}.parquet"))
+
+
+def test_a_run_without_its_brain_mask_fails_alone(tmp_path):
+    deriv = make_fmriprep_like(tmp_path / "s", subjects=2, n_volumes=60, shape=(6, 6, 5))
+    (mask,) = deriv.rglob("sub-02*_desc-brain_mask.nii.gz")
+    mask.unlink()
+    out = tmp_path / "out"
+    result = run_cli("run", write_config(tmp_path, shipped()), "--inputs-dir", deriv,
+                     "--output", out, *ONE_WORKER)
+    assert result.exit_code == 1
+    assert "sub-01_task-rest_space-MNI152NLin2009cAsym: done" in result.output
+    assert "has no brain mask (..._desc-brain_mask.nii.gz) beside it" in result.stderr
+    assert pd.read_parquet(out / "group" / f"{TAIL}.parquet")["sub"].unique().tolist() == ["01"]

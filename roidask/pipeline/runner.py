@@ -109,6 +109,15 @@ def input_paths(config, subject):
             for name, spec in config.inputs.items() if "bids" not in spec}
 
 
+def _refers_to(config, name):
+    """Whether a step's parameter refers to ``$name`` (or a field of it)."""
+    def refs(value):
+        return [v for item in value for v in refs(item)] if isinstance(value, list) else [value]
+
+    return any(is_reference(v) and v[len(REFERENCE_PREFIX):].split(".", 1)[0] == name
+               for step in config.steps for item in step.params.values() for v in refs(item))
+
+
 def _is_small(value):
     """A 3D image or a Dataset of 3D images: cheap to keep on the cluster."""
     return isinstance(value, (xr.DataArray, xr.Dataset)) and TIME_DIM not in value.dims
@@ -129,6 +138,11 @@ def build_subject(config, subject, client=None):
             values[name] = bids_study.load_run_image(subject, chunks)
             if subject.files.get("mask"):
                 values[f"{name}_mask"] = load_img(subject.files["mask"])
+            elif _refers_to(config, f"{name}_mask"):
+                raise InputFileError(subject.files["bold"], "has no brain mask "
+                                     "(..._desc-brain_mask.nii.gz) beside it",
+                                     f"keep fMRIPrep's func/ folder as written, or drop "
+                                     f"${name}_mask from the steps")
             if config.confounds is not None:
                 values["confounds"] = bids_study.run_confounds(subject, config.confounds)
         elif str(paths["path"]).endswith(".tsv"):
