@@ -17,6 +17,25 @@ A config has these top-level keys::
     cluster: {n_workers: 2, memory_limit: 2GB}   # or, on an HPC system:
     # cluster: {jobqueue: {kind: slurm, jobs: 4, cores: 8, memory: 32GB, walltime: "01:00:00"}}
 
+A BIDS study instead of ``subjects`` (see :mod:`roidask.pipeline.bids_study`)::
+
+    inputs:
+      func: {bids: {root: ., task: rest, space: MNI152NLin2009cAsym, subjects: all}}
+      atlas: atlas-synth_dseg.nii.gz
+      atlas_labels: atlas-synth_dseg.tsv   # a .tsv input is a look-up table (index, name)
+    confounds: {denoise_strategy: scrubbing}   # or load_confounds arguments
+    steps:
+      - {op: labels_masker, img: $func, labels_img: $atlas, lut: $atlas_labels,
+         mask_img: $func_mask, confounds: $confounds}
+    outputs:                               # BIDS tails added to each run's entities
+      ts: {from: $labels_masker.signals, path: seg-synth_desc-clean_timeseries.tsv}
+
+Each matched run is one unit of the batch: ``$func`` is its BOLD (with a
+``condition`` coordinate from its ``events.tsv``), ``$func_mask`` its brain
+mask, ``$confounds`` its confounds and sample mask. With ``--inputs-dir``
+(``inputs_dir=``), ``bids.root`` is relative to it and the other inputs stay
+relative to the config's folder.
+
 Input paths are relative to the config file, or to each subject folder when
 ``subjects`` is given. Output paths are relative to the output folder (one
 sub-folder per subject) and must stay inside it: no absolute path, no ``..``
