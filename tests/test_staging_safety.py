@@ -179,3 +179,38 @@ def test_leftovers_of_failed_runs_are_removed_by_a_later_run(scratch, source):
     other = write_gz(source.parent / "other.nii.gz", values(4))
     np.testing.assert_array_equal(load(other), values(4))
     assert [p for p in leftovers if p.exists()] == []
+
+
+@pytest.mark.parametrize("kind", ["file", "link to a folder of ours"])
+def test_something_else_at_our_name_is_refused(scratch, source, tmp_path, kind):
+    folder = staging.staging_dir()
+    if kind == "file":
+        folder.write_text("not a folder")
+    else:
+        (tmp_path / "elsewhere").mkdir(mode=0o700)
+        folder.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(roidask.InputFileError, match="is not a folder"):
+        load(source)
+    assert kind == "file" or list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_stale_copies_of_the_folder_older_versions_shared_are_removed(scratch, source):
+    legacy = scratch / "roidask-staging"
+    legacy.mkdir()
+    old, fresh = legacy / "abc-func.nii", legacy / "def-func.nii"
+    for path in (old, fresh, legacy / ".x.nii.tmp-123", legacy / ".lock"):
+        path.write_bytes(b"\0" * 1024)
+    for path in (old, legacy / ".x.nii.tmp-123"):
+        os.utime(path, ns=(0, 0))  # unused since 1970
+    np.testing.assert_array_equal(load(source), values(0))
+    assert sorted(p.name for p in legacy.iterdir()) == [".lock", "def-func.nii"]
+    os.utime(fresh, ns=(0, 0))
+    np.testing.assert_array_equal(load(write_gz(source.parent / "b.nii.gz", values(5))), values(5))
+    assert not legacy.exists()
+
+
+def test_an_unusable_scratch_folder_means_reading_in_place(scratch, source, monkeypatch, tmp_path):
+    not_a_folder = tmp_path / "scratch-file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv(staging.STAGING_DIR_ENV, str(not_a_folder))
+    np.testing.assert_array_equal(load(source), values(0))  # not "truncated or corrupt"

@@ -10,7 +10,8 @@ temporary name and renamed, so a half-written copy is never read.
 
 Staging happens inside a computation (never when an image is opened) and
 is skipped when the scratch disk lacks room (copies unused for an hour are
-deleted first, oldest first), or when ``ROIDASK_STAGING=0``.
+deleted first, oldest first) or cannot be written, or when
+``ROIDASK_STAGING=0``: the file is then read in place.
 
 Inflating the whole file checks its gzip CRC-32 and size at the end of the
 stream, so a staged copy exists only of a file that passed that check; a
@@ -25,7 +26,9 @@ following links. Each copy has a record beside it (the source's path,
 size, mtime_ns and CRC-32, the copy's inode and size), and a copy is used
 again only while the record matches the source and the copy
 (:func:`trusted_copy`); anything else found at its name is redone. The
-``.tmp-`` files of a stager that died are removed by the next stager. On a
+``.tmp-`` files of a stager that died are removed by the next stager, and
+so are the stale copies in the ``roidask-staging`` folder older versions
+shared (:func:`retire_legacy_folder`). On a
 multi-machine cluster each machine stages its own copy.
 """
 
@@ -58,6 +61,7 @@ except ImportError:  # pragma: no cover - isal is a core dependency
 STAGING_ENV = "ROIDASK_STAGING"
 STAGING_DIR_ENV = "ROIDASK_STAGING_DIR"
 FOLDER_PREFIX = "roidask-staging-"
+LEGACY_FOLDER = "roidask-staging"  # one folder for all users, as older versions made it
 RECORD_SUFFIX = ".json"  # the record of a staged copy, beside it
 RECORD_FORMAT = 1
 HOST = socket.gethostname()
@@ -216,6 +220,30 @@ def remove_leftovers(folder):
             pass
 
 
+def retire_legacy_folder(base):
+    """Empty the one-for-all ``roidask-staging`` folder older versions used, if it is ours.
+
+    Its copies and temporaries unchanged for :data:`STALE_SECONDS` are
+    deleted (an older version still running touches the copies it uses),
+    and the folder once nothing else is left in it.
+    """
+    legacy = Path(base) / LEGACY_FOLDER
+    try:
+        info = os.lstat(legacy)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            return
+        now = time.time()
+        for entry in os.scandir(legacy):
+            stale = now - entry.stat(follow_symlinks=False).st_mtime > STALE_SECONDS
+            if entry.is_file(follow_symlinks=False) and stale and (
+                    entry.name.endswith(".nii") or ".tmp-" in entry.name):
+                os.unlink(entry.path)
+        if {entry.name for entry in os.scandir(legacy)} <= {".lock"}:
+            shutil.rmtree(legacy, ignore_errors=True)
+    except OSError:
+        return
+
+
 def _open_lock(folder):
     """The folder's lock file, opened without following a link (a planted one is removed)."""
     path = folder / ".lock"
@@ -326,16 +354,23 @@ def stage(path, file_key, nbytes):
     >>> stage(src, ("x", 1), 6).read_bytes()
     b'voxels'
     """
-    folder = private_folder()
+    try:
+        folder = private_folder()
+    except OSError:  # no scratch folder can be made here: read in place
+        return None
     target = staged_path(path, file_key)
     if trusted_copy(target, path):
         target.touch()  # marks it in use for eviction
         return target
     with _LOCK:
-        lock = _open_lock(folder)
+        try:
+            lock = _open_lock(folder)
+        except OSError:
+            return None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one stager per machine; the others wait
             remove_leftovers(folder)
+            retire_legacy_folder(folder.parent)
             if trusted_copy(target, path):
                 return target
             target.unlink(missing_ok=True)
@@ -343,7 +378,9 @@ def stage(path, file_key, nbytes):
             evict_stale(folder, 1.2 * nbytes)
             if shutil.disk_usage(folder).free < 1.2 * nbytes:
                 return None
-            _inflate(path, target)
+            _inflate(path, target)  # a damaged source raises InputFileError
+        except OSError:  # the scratch disk refused the copy (full, read-only): read in place
+            return None
         finally:
             os.close(lock)  # releases the lock
     return target
