@@ -267,15 +267,20 @@ class Materialisation:
             self._discard(lambda item: True)
             raise
         self._discard(lambda item: item.group in errors)
+        done = [(index, item, result) for index, (item, result)
+                in enumerate(zip(self._items, results)) if item.group not in errors]
+        try:
+            for _, item, _ in done:  # complete every store (its chunk record) before any moves
+                if item.path is not None and item.finish is not None:
+                    item.finish(item.temporary)
+        except BaseException:
+            self._discard(lambda item: True)
+            raise
         values = {}
-        for index, (item, result) in enumerate(zip(self._items, results)):
-            if item.group in errors:
-                continue
+        for index, item, result in done:
             if item.path is None:
                 values[index] = result
             else:
-                if item.finish is not None:
-                    item.finish(item.temporary)
                 _move_into_place(item.temporary, item.path)
         return Outcome(values, errors)
 
