@@ -5,6 +5,8 @@ import gzip
 import json
 import os
 import stat
+import subprocess
+import sys
 import tempfile
 import zlib
 
@@ -214,3 +216,20 @@ def test_an_unusable_scratch_folder_means_reading_in_place(scratch, source, monk
     not_a_folder.write_text("")
     monkeypatch.setenv(staging.STAGING_DIR_ENV, str(not_a_folder))
     np.testing.assert_array_equal(load(source), values(0))  # not "truncated or corrupt"
+
+
+def test_run_names_a_refused_staging_folder_in_one_line(scratch, source, tmp_path):
+    folder = staging.staging_dir()
+    folder.mkdir(mode=0o700)
+    os.chown(folder, OTHER_UID, OTHER_UID)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"name: staged\ninputs:\n  func: {source}\n"
+                      "steps:\n  - op: mean_img\n    img: $func\n"
+                      "outputs:\n  mean: {from: $mean_img, path: mean.nii.gz}\n")
+    result = subprocess.run([sys.executable, "-m", "roidask.cli", "run", str(config),
+                             "--output", str(tmp_path / "out")], capture_output=True, text=True,
+                            env=dict(os.environ, TMPDIR=str(scratch)))
+    assert result.returncode == 1, result.stdout + result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert str(folder) in line and f"uid {OTHER_UID}" in line and "ROIDASK_STAGING_DIR" in line
+    assert not (tmp_path / "out" / "mean.nii.gz").exists()
