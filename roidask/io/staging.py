@@ -321,7 +321,7 @@ def _inflate(path, target):
             hashed = _Crc32Reader(raw)
             with _gzip.open(hashed, "rb") as src:
                 _copy_inflated(path, src, dst)
-            while hashed.readinto(bytearray(BLOCK)):  # bytes after the stream, if any
+            while hashed.readinto(bytearray(2**16)):  # bytes after the stream, if any
                 pass
         info = os.stat(tmp)
         record = {"format": RECORD_FORMAT, "source": {**source, "crc32": hashed.crc32},
