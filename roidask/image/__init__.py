@@ -1,8 +1,9 @@
 """Image operations with nilearn's names and results, lazy on dask.
 
 ``from nilearn.image import smooth_img`` becomes ``from roidask.image import
-smooth_img``. Nothing here computes: every function returns an image backed
-by a dask graph. Besides nilearn's names: ``std_img``, mask logic
+smooth_img``. Nothing here computes (but ``crop_img``, whose result's shape
+is the box of the data: it computes that box, one pass over the image): every
+function returns an image backed by a dask graph. Besides nilearn's names: ``std_img``, mask logic
 (``mask_and``, ``mask_or``, ``mask_not``) and binary morphology.
 
 Examples
@@ -14,7 +15,9 @@ Examples
 (6, 7, 5)
 """
 
+from roidask.image.cleaning import clean_img
 from roidask.image.concat import concat_imgs, iter_img
+from roidask.image.cropping import crop_img
 from roidask.image.mask_logic import mask_and, mask_not, mask_or
 from roidask.image.math import get_data, math_img
 from roidask.image.morphology import (
@@ -37,7 +40,9 @@ __all__ = [
     "binary_erosion",
     "binary_fill_holes",
     "binary_opening",
+    "clean_img",
     "concat_imgs",
+    "crop_img",
     "get_data",
     "index_img",
     "iter_img",

@@ -33,6 +33,7 @@ from scipy.ndimage import binary_dilation, map_coordinates, spline_filter
 
 from roidask._dask.chunks import gather_chunks, spatial_single_chunk
 from roidask._dask.data import dask_data
+from roidask._utils.checks import check_bool
 from roidask._utils.dtypes import resampled_dtype
 from roidask.errors import ParameterError
 from roidask.grid import as_image, image_affine, image_on_grid
@@ -241,15 +242,50 @@ def _transform(source_affine, target_affine):
     return np.ascontiguousarray(matrix, dtype=np.float64), offset
 
 
+SHIFT_TOLERANCE = 1e-9  # voxels: a transform this close to a whole-voxel shift is one
+
+
+def _integer_shift(matrix, offset):
+    """The voxel shift when the transform is the identity plus whole voxels, else None.
+
+    Within :data:`SHIFT_TOLERANCE`: the inverse of an affine with voxel sizes
+    such as 2.5 or 3 mm gives a diagonal of 1 to a few ulps only.
+    """
+    if matrix.shape != (3,) or not np.all(np.abs(matrix - 1) <= SHIFT_TOLERANCE):
+        return None
+    whole = np.round(offset)
+    if not np.all(np.abs(offset - whole) <= SHIFT_TOLERANCE):
+        return None
+    return [int(b) for b in whole]
+
+
+def _shifted(data, shift, target_shape, fill_value, dtype):
+    """``out[x] = data[x + shift]`` on ``target_shape``, ``fill_value`` outside, lazily."""
+    source, pads = data, []
+    for axis, (b, n_out) in enumerate(zip(shift, target_shape)):
+        start, stop = max(0, -b), min(n_out, data.shape[axis] - b)  # target range with data
+        if stop <= start:  # no overlap on this axis: nothing of the data is on the target
+            shape = tuple(target_shape) + data.shape[3:]
+            return da.full(shape, fill_value, dtype=dtype, chunks=_output_chunks(data, shape))
+        index = [slice(None)] * data.ndim
+        index[axis] = slice(start + b, stop + b)
+        source = source[tuple(index)]
+        pads.append((start, n_out - stop))
+    pads += [(0, 0)] * (data.ndim - 3)
+    source = source.astype(dtype)
+    if not any(before or after for before, after in pads):
+        return source
+    return da.pad(source, pads, mode="constant", constant_values=np.asarray(fill_value, dtype))
+
+
 def resample_img(
     img, target_affine=None, target_shape=None, *, interpolation="continuous",
-    fill_value=0.0, clip=True, copy_header=True,
+    fill_value=0.0, clip=True, copy_header=True, force_resample=True,
 ):
     """Resample an image onto a target grid, lazily.
 
-    Equal to :func:`nilearn.image.resample_img` (with its default
-    ``force_resample=True``) at any chunking: exactly for ``nearest``, within
-    float rounding of the spline coefficients otherwise.
+    Equal to :func:`nilearn.image.resample_img` at any chunking: exactly for
+    ``nearest``, within float rounding of the spline coefficients otherwise.
 
     Parameters
     ----------
@@ -269,6 +305,14 @@ def resample_img(
         ``resample_img``; it costs a min/max reduction over the image).
     copy_header : bool
         Keep the header facts (units, TR) of ``img``.
+    force_resample : bool
+        nilearn's option (default True, as nilearn 0.13+). With False, a
+        target grid that is the source grid shifted by whole voxels is
+        filled by selecting and padding the data instead of interpolating
+        (values are the same; nilearn's padding path differs in two details
+        roidask does not copy: it fills with 0 whatever ``fill_value``, and
+        it zeroes the values below ``1e-8`` of the maximum outside their
+        bounding box). Any other transform is interpolated.
 
     Returns
     -------
@@ -290,8 +334,14 @@ def resample_img(
     >>> out = resample_img(img, np.diag([2.0, 2.0, 2.0, 1.0]), (2, 2, 2))
     >>> out.shape, out.dtype.name, float(out.max())
     ((2, 2, 2), 'float32', 1.0)
+    >>> shift = np.eye(4)
+    >>> shift[:3, 3] = 1.0  # the grid moved by one voxel
+    >>> moved = resample_img(img, shift, (4, 4, 4), force_resample=False)  # no interpolation
+    >>> moved.values[:, 0, 0].tolist()
+    [1.0, 1.0, 1.0, 0.0]
     """
     img = as_image(img)
+    check_bool(force_resample, "force_resample")
     order = _check_interpolation(interpolation)
     target_affine, target_shape = _check_target(target_affine, target_shape)
     if target_affine is None:
@@ -306,6 +356,11 @@ def resample_img(
     matrix, offset = _transform(source_affine, target_affine)
     data = dask_data(img)
     dtype = resampled_dtype(data.dtype, interpolation)
+    shift = None if force_resample else _integer_shift(matrix, offset)
+    if shift is not None:
+        out = _shifted(data, shift, target_shape, fill_value, dtype)
+        return image_on_grid(img, _clip(out, data, dtype) if clip else out, target_affine,
+                             copy_header=copy_header)
     source = data.rechunk(gather_chunks(data, (0, 1, 2)) if data.ndim == 4 else -1)
     floating = source.dtype.kind in "fc"
     prepared_dtype = np.dtype(np.float64) if order > 1 or floating else source.dtype
@@ -334,10 +389,15 @@ def resample_img(
             meta=np.empty((0,) * data.ndim, dtype=dtype),
         )
     if clip:
-        vmin = da.minimum(da.nanmin(data), 0)
-        vmax = da.maximum(da.nanmax(data), 0)
-        out = da.clip(out, vmin, vmax).astype(dtype)
+        out = _clip(out, data, dtype)
     return image_on_grid(img, out, target_affine, copy_header=copy_header)
+
+
+def _clip(out, data, dtype):
+    """nilearn's clip of a resampled image to the range of the data and 0."""
+    vmin = da.minimum(da.nanmin(data), 0)
+    vmax = da.maximum(da.nanmax(data), 0)
+    return da.clip(out, vmin, vmax).astype(dtype)
 
 
 def nearest_in_memory(values, source_affine, target_affine, target_shape):
@@ -363,7 +423,7 @@ def nearest_in_memory(values, source_affine, target_affine, target_shape):
 
 def resample_to_img(
     source_img, target_img, *, interpolation="continuous", fill_value=0.0, clip=False,
-    copy_header=True,
+    copy_header=True, force_resample=True,
 ):
     """Resample an image onto the grid of another image, lazily.
 
@@ -383,6 +443,9 @@ def resample_to_img(
         Clip to the range of the data and 0 (off by default, as in nilearn).
     copy_header : bool
         Keep the header facts (units, TR) of ``source_img``.
+    force_resample : bool
+        With False, a grid shifted by whole voxels is filled without
+        interpolating (see :func:`resample_img`).
 
     Returns
     -------
@@ -404,4 +467,5 @@ def resample_to_img(
     return resample_img(
         source_img, image_affine(target_img), target_img.shape[:3],
         interpolation=interpolation, fill_value=fill_value, clip=clip, copy_header=copy_header,
+        force_resample=force_resample,
     )

@@ -688,6 +688,27 @@ def _sanitize_runs(runs, signals, n_times):
     return runs
 
 
+def _plan(signals, n_times, *, runs, detrend, standardize, sample_mask, confounds,
+          standardize_confounds, filter_type, low_pass, high_pass, t_r, butterworth_options):
+    """Checked confounds, runs and sample masks, and the parameters of :func:`_clean_run`.
+
+    ``signals`` is only read for a ``runs`` given as the name of a ``t``
+    coordinate; ``standardize`` and ``filter_type`` are already checked.
+    """
+    confounds = _sanitize_confounds(confounds, n_times)
+    runs = _sanitize_runs(runs, signals, n_times)
+    sample_mask, kept = _sanitize_sample_mask(sample_mask, runs, n_times, filter_type)
+    params = dict(
+        detrend=bool(detrend), standardize=standardize,
+        standardize_confounds=bool(standardize_confounds), filter_type=filter_type,
+        low_pass=low_pass, high_pass=high_pass, t_r=t_r,
+        butterworth_options=butterworth_options,
+    )
+    _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times, sample_mask,
+                         butterworth_options)
+    return confounds, runs, sample_mask, kept, params
+
+
 def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", sample_mask=None,
           confounds=None, standardize_confounds=True, filter="butterworth", low_pass=None,
           high_pass=None, t_r=None, ensure_finite=False, **kwargs):
@@ -801,17 +822,13 @@ needed for low_pass/high_pass filtering, got None
         n_times = signals.shape[0]
     if signals.dtype.kind not in "fiub":
         raise ParameterError("signals", "numbers", f"dtype {signals.dtype}")
-    confounds = _sanitize_confounds(confounds, n_times)
-    runs = _sanitize_runs(runs, signals, n_times)
-    sample_mask, kept = _sanitize_sample_mask(sample_mask, runs, n_times, filter_type)
-    params = dict(
-        detrend=bool(detrend), standardize=standardize,
-        standardize_confounds=bool(standardize_confounds), filter_type=filter_type,
+    confounds, runs, sample_mask, kept, params = _plan(
+        signals, n_times, runs=runs, detrend=detrend, standardize=standardize,
+        sample_mask=sample_mask, confounds=confounds,
+        standardize_confounds=standardize_confounds, filter_type=filter_type,
         low_pass=low_pass, high_pass=high_pass, t_r=t_r,
         butterworth_options=butterworth_options,
     )
-    _check_series_length(filter_type, low_pass, high_pass, t_r, runs, n_times, sample_mask,
-                         butterworth_options)
     out_dtype = float_dtype(signals.dtype)
     only_censor = not (detrend or standardize or filter_type or ensure_finite) and (
         confounds is None)
