@@ -324,7 +324,9 @@ def open_zarr(path, chunks=None):
     """Open a roidask zarr store as a lazy image.
 
     ``chunks=None`` keeps the store's chunks; any spec accepted by
-    :func:`roidask._dask.chunks.parse_chunks` rechunks lazily.
+    :func:`roidask._dask.chunks.parse_chunks` rechunks lazily. A store
+    roidask wrote is checked against its record (module docstring): its
+    metadata now, each chunk when a computation reads it.
     """
     path = Path(path)
     if not path.exists():
