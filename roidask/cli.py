@@ -268,9 +268,11 @@ def validate(config, inputs_dir):
               help="Output folder (default: roidask-output/<config name>).")
 @INPUTS_DIR
 @click.option("--force", is_flag=True, help="Recompute outputs that are up to date.")
+@click.option("--dry-run", is_flag=True,
+              help="List what would be done (new, changed, up to date); compute nothing.")
 @cluster_options
 @handle_errors
-def run(config, output_dir, inputs_dir, force, **cluster):
+def run(config, output_dir, inputs_dir, force, dry_run, **cluster):
     """Run a pipeline CONFIG: one lazy graph per subject, computed once, written atomically."""
     from roidask.pipeline.config import check_output_root
     from roidask.pipeline.runner import run_pipeline
@@ -279,7 +281,14 @@ def run(config, output_dir, inputs_dir, force, **cluster):
     output_dir = output_dir or Path("roidask-output") / checked.name
     check_output_root(checked, output_dir)
     summary = run_pipeline(checked, output_dir, lambda: client_from(cluster, checked.cluster),
-                           force=force)
+                           force=force, dry_run=dry_run)
+    if dry_run:
+        for label in summary.planned:
+            click.echo(f"{label}: would be {'redone' if label in summary.changed else 'done'}")
+        for label, message in summary.failed.items():
+            click.echo(f"error: {label}: {message}".replace("\n", " "), err=True)
+        click.echo(f"dry run: {summary.counts()}; nothing computed")
+        sys.exit(summary.exit_code)
     report_summary(summary)
     sys.exit(summary.exit_code)
 
@@ -292,6 +301,7 @@ def report_summary(summary):
         click.echo(f"{label}: done")
     for label, message in summary.failed.items():
         click.echo(f"error: {label}: {message}".replace("\n", " "), err=True)
+    click.echo(summary.counts())
     click.echo(f"outputs in {summary.output_dir}")
 
 

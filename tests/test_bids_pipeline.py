@@ -364,3 +364,30 @@ def test_a_run_without_its_brain_mask_fails_alone(tmp_path):
     assert "sub-01_task-rest_space-MNI152NLin2009cAsym: done" in result.output
     assert "has no brain mask (..._desc-brain_mask.nii.gz) beside it" in result.stderr
     assert pd.read_parquet(out / "group" / f"{TAIL}.parquet")["sub"].unique().tolist() == ["01"]
+
+
+def test_rerun_says_what_is_new_changed_and_up_to_date_and_dry_run_computes_nothing(tmp_path):
+    top = tmp_path / "s"
+    deriv = make_fmriprep_like(top, subjects=3, n_volumes=60, shape=(6, 6, 5))
+    config, out = write_config(tmp_path, shipped()), tmp_path / "out"
+    first = run_cli("run", config, "--inputs-dir", deriv, "--output", out, *ONE_WORKER)
+    assert first.exit_code == 0 and "3 new, 0 changed, 0 up to date" in first.output
+    make_fmriprep_like(top, subjects=["04"], n_volumes=60, shape=(6, 6, 5), seed=4)
+    (confounds,) = deriv.rglob("sub-02_*_desc-confounds_timeseries.tsv")
+    table = pd.read_csv(confounds, sep="\t")
+    table["framewise_displacement"] = table["framewise_displacement"] * 1.5  # more scrubbed
+    table.to_csv(confounds, sep="\t", index=False, na_rep="n/a")
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    dry = run_cli("run", config, "--inputs-dir", deriv, "--output", out, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "sub-02_task-rest_space-MNI152NLin2009cAsym: would be redone" in dry.output
+    assert "sub-04_task-rest_space-MNI152NLin2009cAsym: would be done" in dry.output
+    assert "dry run: 1 new, 1 changed, 2 up to date; nothing computed" in dry.output
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    again = run_cli("run", config, "--inputs-dir", deriv, "--output", out, *ONE_WORKER)
+    assert again.exit_code == 0 and "1 new, 1 changed, 2 up to date" in again.output
+    (bold,) = [b for b in bolds(deriv) if b.name.startswith("sub-02")]
+    expected, sample_mask = nilearn_signals(bold)
+    np.testing.assert_allclose(pd.read_csv(output_of(out, bold), sep="\t"), expected,
+                               atol=ATOL)
+    assert pd.read_parquet(out / "group" / f"{TAIL}.parquet")["sub"].nunique() == 4

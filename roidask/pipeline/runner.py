@@ -62,6 +62,7 @@ class SubjectPlan:
     subject: object = None
     paths: dict = None
     provenance_name: str = provenance.PROVENANCE
+    earlier: bool = False  # outputs or a record of an earlier run are there
 
 
 @dataclasses.dataclass
@@ -72,6 +73,15 @@ class RunSummary:
     done: list = dataclasses.field(default_factory=list)
     skipped: list = dataclasses.field(default_factory=list)
     failed: dict = dataclasses.field(default_factory=dict)
+    changed: set = dataclasses.field(default_factory=set)  # planned over an earlier record
+    planned: list = dataclasses.field(default_factory=list)  # a dry run's would-be work
+
+    def counts(self):
+        """``3 new, 1 changed, 96 up to date`` (and failures): what the run did."""
+        done = self.planned or self.done
+        changed = sum(label in self.changed for label in done)
+        text = f"{len(done) - changed} new, {changed} changed, {len(self.skipped)} up to date"
+        return text + (f", {len(self.failed)} failed" if self.failed else "")
 
     @property
     def exit_code(self):
@@ -209,10 +219,12 @@ def plan_subject(config, subject, output_dir, force):
         _check_not_foreign(folder, name, config, force)
     record = {"key": key, "resolved": resolved, "inputs": fingerprints,
               "versions": provenance.versions()}
+    earlier = provenance.read_provenance(folder, name) is not None or \
+        any(path.exists() for path in output_paths)
     if bids:
         record["parameters"] = json.loads(json.dumps(config.parameters, default=str))
     return label, SubjectPlan(label, folder, key, record, subject=subject, paths=outputs,
-                              provenance_name=name)
+                              provenance_name=name, earlier=earlier)
 
 
 def _fill_plan(config, plan, client):
@@ -223,13 +235,15 @@ def _fill_plan(config, plan, client):
     plan.record["timings"] = {"build_s": round(time.perf_counter() - start, 3)}
 
 
-def run_pipeline(config, output_dir, client, *, force=False, show_progress=True):
+def run_pipeline(config, output_dir, client, *, force=False, show_progress=True,
+                 dry_run=False):
     """Run ``config`` for all its subjects; return a :class:`RunSummary`.
 
     ``client`` is a function returning a context manager that yields a
     ``distributed.Client`` (e.g. ``roidask._dask.cluster.get_client``); it is
     called only when some subject is not up to date, so a rerun with nothing
-    to do starts no cluster.
+    to do starts no cluster. ``dry_run`` only says what would be done
+    (``RunSummary.planned``): nothing is built, computed or written.
     """
     output_dir = Path(output_dir)
     summary = RunSummary(output_dir)
@@ -244,6 +258,11 @@ def run_pipeline(config, output_dir, client, *, force=False, show_progress=True)
             summary.skipped.append(label)
         else:
             plans.append(plan)
+            if plan.earlier:
+                summary.changed.add(label)
+    if dry_run:
+        summary.planned = [plan.label for plan in plans]
+        return summary
     if plans:
         with client() as started:
             _build_compute_write(plans, config, started, summary, show_progress)
