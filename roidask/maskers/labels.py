@@ -6,10 +6,12 @@ asked and names the regions by nilearn's rules; ``transform`` returns lazy
 """
 
 import numbers
+from pathlib import Path
 
 import dask
 import dask.array as da
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from roidask._dask.data import dask_data
@@ -18,6 +20,7 @@ from roidask._utils.checks import check_bool, mask_values
 from roidask._utils.docs import fill_doc
 from roidask._utils.warnings import warn_user
 from roidask.errors import (
+    InputFileError,
     MaskWarning,
     ParameterError,
     ParameterTypeError,
@@ -55,6 +58,13 @@ class LabelsMasker(_BaseMasker):
         background may be included: nilearn's rules apply -- "Background" is
         inserted at the background's position, missing names are "unknown",
         extra names are dropped).
+    lut : pandas.DataFrame or path, optional
+        nilearn's look-up table of the regions (BIDS ``dseg.tsv``): an
+        ``index`` column (label values) and a ``name`` column, other columns
+        (``color``) kept; a path is read as a table (tab, comma... separated).
+        Rows of values absent from the atlas are dropped, atlas values
+        absent from it are named "unknown", the background row is named
+        "Background". Exclusive with ``labels``.
     background_label : int
         Value of voxels outside every region.
     mask_img : xarray.DataArray or path, optional
@@ -81,6 +91,10 @@ class LabelsMasker(_BaseMasker):
     region_ids_ : numpy.ndarray
         Label value of each output column.
     region_names_ : list of str
+    lut_ : pandas.DataFrame
+        nilearn's fitted look-up table: ``index`` and ``name`` of every
+        value of the atlas as given (background first as "Background"),
+        sorted by index, with the other columns of ``lut``.
     region_sizes_ : numpy.ndarray
         Voxel count of each region (after masking).
     n_elements_ : int
@@ -98,7 +112,7 @@ class LabelsMasker(_BaseMasker):
     """
 
     _param_names = (
-        "labels_img", "labels", "background_label", "mask_img", "smoothing_fwhm",
+        "labels_img", "labels", "lut", "background_label", "mask_img", "smoothing_fwhm",
         "standardize", "standardize_confounds", "high_variance_confounds", "detrend",
         "low_pass", "high_pass", "t_r", "resampling_target", "strategy", "keep_masked_labels",
         "runs",
@@ -108,7 +122,7 @@ class LabelsMasker(_BaseMasker):
                  smoothing_fwhm=None, standardize=False, standardize_confounds=True,
                  high_variance_confounds=False, detrend=False, low_pass=None, high_pass=None,
                  t_r=None, resampling_target="data", strategy="mean", keep_masked_labels=False,
-                 runs=None):
+                 runs=None, lut=None):
         self._set_params(locals())
 
     # -- fit ---------------------------------------------------------------
@@ -128,6 +142,14 @@ class LabelsMasker(_BaseMasker):
             raise ParameterTypeError("labels", "a list of region names (str)", self.labels)
         if self.labels_img is None:
             raise ParameterTypeError("labels_img", "a 3D labels image (atlas)", None)
+        if self.lut is not None and self.labels:
+            raise ParameterError("lut", "labels or a look-up table (lut), not both",
+                                 "both")
+        if self.lut is not None and not isinstance(self.lut, (pd.DataFrame, str, Path)):
+            raise ParameterTypeError(
+                "lut", "a DataFrame or the path of a table with 'index' and 'name' columns",
+                type(self.lut).__name__,
+            )
         bg = self.background_label
         if isinstance(bg, bool) or not isinstance(bg, numbers.Real):
             raise ParameterError("background_label", "a number", bg)
@@ -183,6 +205,8 @@ class LabelsMasker(_BaseMasker):
         original_values, labels = self._finite_atlas(np.asarray(original_values),
                                                      np.asarray(labels))
         present, names = self._region_names(original_values)
+        self.lut_ = self._fitted_lut(present, names)
+        names = dict(zip(self.lut_["index"].tolist(), self.lut_["name"].tolist()))
         self._set_atlas(labels, mask, labels_img, present, names)
         self._report_img = data_img
         self.fitted_ = True
@@ -217,6 +241,47 @@ class LabelsMasker(_BaseMasker):
                 )
                 names = names[: len(present)]
         return present, dict(zip(present.tolist(), names))
+
+    def _read_lut(self):
+        """``lut`` as a DataFrame with ``index`` and ``name`` columns (a copy)."""
+        lut = self.lut
+        if isinstance(lut, (str, Path)):
+            path = Path(lut)
+            if not path.is_file():
+                raise InputFileError(path, "no such look-up table", "check the path")
+            try:
+                lut = pd.read_table(path, sep=None, engine="python")
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+                raise InputFileError(path, f"is not a table ({err})") from None
+        missing = [column for column in ("index", "name") if column not in lut.columns]
+        if missing:
+            raise ParameterError("lut", "a table with 'index' and 'name' columns",
+                                 f"columns {list(lut.columns)}")
+        return lut.copy()
+
+    def _fitted_lut(self, present, names):
+        """nilearn's ``lut_``: the look-up table of the values ``present`` in the atlas."""
+        bg = self.background_label
+        if self.lut is None:
+            return pd.DataFrame({"index": present.tolist(),
+                                 "name": [names[v] for v in present.tolist()]})
+        lut = self._read_lut()
+        background = lut["index"] == bg
+        if background.any():  # first, and named "Background" (nilearn's sanitising)
+            lut = pd.concat([lut[background], lut[~background]], ignore_index=True)
+            lut.loc[0, "name"] = "Background"
+        else:
+            row = {"name": "Background", "index": bg, "color": "FFFFFF"}
+            row = {column: row.get(column, np.nan) for column in lut.columns}
+            lut = pd.concat([pd.DataFrame([row]), lut], ignore_index=True)
+        lut = lut[lut["index"].isin(present.tolist())]
+        unknown = sorted(set(present.tolist()) - set(lut["index"].tolist()))
+        if unknown:
+            lut = pd.concat(
+                [lut, pd.DataFrame({"name": ["unknown"] * len(unknown), "index": unknown})],
+                ignore_index=True,
+            )
+        return lut.sort_values("index").reset_index(drop=True)
 
     def _finite_atlas(self, original, labels):
         """NaN and inf of a float atlas become background, with a warning (nilearn: 0)."""
@@ -430,6 +495,8 @@ class LabelsMasker(_BaseMasker):
             overlay=np.where(self._codes < self.n_elements_, self.labels_img_.values, 0),
             kind="labels",
             voxel_size=tuple(voxel_size(self.labels_img_)),
+            affine=image_affine(self.labels_img_),
+            legend=dict(zip(self.region_ids_.tolist(), self.region_names_)),
             caption="Atlas regions" + over_mean,
             background=background,
             table=self.region_table(),
