@@ -344,6 +344,7 @@ class MapsMasker(_BaseMasker):
             overlay=strongest.astype(np.int32),
             kind="labels",
             voxel_size=tuple(voxel_size(self.maps_img_)),
+            affine=image_affine(self.maps_img_),
             caption="Strongest map of each voxel"
                     + (" over the mean image" if background is not None else ""),
             background=background,

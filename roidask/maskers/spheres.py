@@ -290,6 +290,7 @@ class SpheresMasker(_BaseMasker):
             summary=f"{self.n_elements_} spheres of radius {self._radius:g} mm on a grid of "
                     f"{grid_text(img)}.",
             overlay=overlay, kind="labels", voxel_size=tuple(voxel_size(img)),
+            affine=image_affine(img),
             caption="Spheres over the mean image",
             background=self._report_background(img), parameters=self.get_params(),
         )

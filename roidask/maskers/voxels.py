@@ -262,6 +262,7 @@ class Masker(_BaseMasker):
             overlay=overlay,
             kind="mask",
             voxel_size=tuple(voxel_size(self.mask_img_)),
+            affine=image_affine(self.mask_img_),
             caption="Mask outline" + (" over the mean image" if background is not None else ""),
             background=background,
             parameters=self.get_params(),

@@ -32,7 +32,8 @@ from roidask.errors import RoidaskError
 from roidask.grid import voxel_size
 from roidask.io.atomic import atomic_output
 
-__all__ = ["Report", "ReportContent", "ReportUnavailableError", "grid_text", "render_report"]
+__all__ = ["Report", "ReportContent", "ReportUnavailableError", "grid_text", "label_colours",
+           "render_report"]
 
 REPORT_EXTRA = "report"
 
@@ -50,6 +51,10 @@ th { background: #f0f0f0; }
 td.num { text-align: right; }
 img { max-width: 100%; }
 p.note { color: #555; font-size: 0.9em; }
+p.legend { font-size: 0.9em; line-height: 1.8; }
+span.key { margin-right: 1.2em; white-space: nowrap; }
+span.swatch { display: inline-block; width: 1.6em; height: 0.8em; margin-right: 0.4em;
+              vertical-align: middle; border: 1px solid #888; }
 """
 
 
@@ -108,24 +113,92 @@ def _slice_centre(volume):
     return tuple(int(round(c)) for c in inside.mean(axis=0))
 
 
-def _cuts(volume, centre):
-    """(title, 2D slice, the two axes it spans) through ``centre``."""
+_OPPOSITE = {"L": "R", "R": "L", "A": "P", "P": "A", "S": "I", "I": "S"}
+_WORLD_AXIS = {"L": "x", "R": "x", "P": "y", "A": "y", "I": "z", "S": "z"}
+
+
+def _cut_title(axis, centre, affine, codes):
+    """A panel's title: the world coordinate of its plane (mm), or its voxel index."""
+    if affine is None:
+        return f"{'ijk'[axis]} = {centre[axis]}"
+    world = np.asarray(affine)[:3, :3] @ np.asarray(centre, float) + np.asarray(affine)[:3, 3]
+    name = _WORLD_AXIS[codes[axis]]
+    return f"{name} = {world['xyz'.index(name)]:.0f} mm"
+
+
+def _panels(volume, centre, axial):
+    """(axis cut, 2D slice, the two axes it spans, the voxel it goes through) per panel."""
     i, j, k = centre
-    return [
-        (f"i = {i}", volume[i, :, :], (1, 2)),
-        (f"j = {j}", volume[:, j, :], (0, 2)),
-        (f"k = {k}", volume[:, :, k], (0, 1)),
-    ]
+    panels = [(0, volume[i, :, :], (1, 2), centre), (1, volume[:, j, :], (0, 2), centre),
+              (2, volume[:, :, k], (0, 1), centre)]
+    return panels + [(2, volume[:, :, z], (0, 1), (i, j, z)) for z in axial]
 
 
-def _draw_slices(background, overlay, kind, sizes=(1.0, 1.0, 1.0)):
+def _window(background):
+    """Grey levels of a background: percentiles 2-98 of its non-zero voxels, dimmed.
+
+    (Percentiles of all voxels put most of the head at the top of the scale
+    when a zero field of view surrounds it, and the picture saturates.)
+    """
+    finite = background[np.isfinite(background)]
+    inside = finite[finite != 0] if np.any(finite != 0) else finite
+    low, high = np.percentile(inside, [2, 98]) if inside.size else (0.0, 1.0)
+    high = high if high > low else low + 1.0
+    return low, high + 0.4 * (high - low)
+
+
+def _orientation_letters(ax, codes, across, up):
+    """Anatomical directions at a panel's edges (nilearn's L/R, P/A, I/S letters)."""
+    style = dict(transform=ax.transAxes, fontsize=7, color="#555")
+    ax.text(-0.02, 0.5, _OPPOSITE[codes[across]], ha="right", va="center", **style)
+    ax.text(1.02, 0.5, codes[across], ha="left", va="center", **style)
+    ax.text(0.5, 1.01, codes[up], ha="center", va="bottom", **style)
+    ax.text(0.5, -0.01, _OPPOSITE[codes[up]], ha="center", va="top", **style)
+
+
+def _as_canonical(overlay, background, sizes, affine):
+    """The volumes in RAS+ voxel order, as nilearn shows them (left on the left).
+
+    Returns the overlay, background, voxel sizes and affine reoriented.
+    """
+    from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation
+
+    affine = np.asarray(affine, dtype=float)
+    orientation = io_orientation(affine)
+    shape = overlay.shape
+    overlay = apply_orientation(overlay, orientation)
+    if background is not None:
+        background = apply_orientation(background, orientation)
+    order = orientation[:, 0].astype(int)  # the new axis of each original axis
+    canonical_sizes = [0.0] * 3
+    for axis, new_axis in enumerate(order):
+        canonical_sizes[new_axis] = sizes[axis]
+    return overlay, background, tuple(canonical_sizes), affine @ inv_ornt_aff(orientation, shape)
+
+
+def label_colours(n_labels):
+    """The RGBA colour of each of ``n_labels`` labels in pictures (tab20, repeating).
+
+    Examples
+    --------
+    >>> label_colours(21)[20].tolist() == label_colours(1)[0].tolist()
+    True
+    """
+    import matplotlib
+
+    return matplotlib.colormaps["tab20"](np.arange(n_labels) % 20)
+
+
+def _draw_slices(background, overlay, kind, sizes=(1.0, 1.0, 1.0), affine=None):
     """PNG (base64) of three orthogonal slices plus an axial row, overlay on background.
 
-    Drawn on a bare matplotlib Figure with the Agg canvas: pyplot and the
-    session's backend are left alone.
+    With ``affine``, the volumes are shown in RAS+ order (left on the left,
+    as nilearn does), panels are titled by their world coordinate in mm and
+    lettered with the anatomical directions. Drawn on a bare matplotlib
+    Figure with the Agg canvas: pyplot and the session's backend are left alone.
     """
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401  (first: the message below names the extra)
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.colors import ListedColormap
         from matplotlib.figure import Figure
@@ -135,37 +208,38 @@ def _draw_slices(background, overlay, kind, sizes=(1.0, 1.0, 1.0)):
             f'install it with: pip install "roidask[{REPORT_EXTRA}]"'
         ) from None
 
+    codes = None
+    if affine is not None:
+        overlay, background, sizes, affine = _as_canonical(overlay, background, sizes, affine)
+        codes = ("R", "A", "S")
     centre = _slice_centre(overlay)
     n_axial = min(6, overlay.shape[2])
     axial = np.unique(np.linspace(0, overlay.shape[2] - 1, n_axial + 2)[1:-1].round().astype(int))
-    panels = _cuts(overlay, centre) + [(f"k = {k}", overlay[:, :, k], (0, 1)) for k in axial]
-    backgrounds = (
-        [b for _, b, _ in _cuts(background, centre)] + [background[:, :, k] for k in axial]
-        if background is not None else [None] * len(panels)
-    )
-    fig = Figure(figsize=(2.2 * max(3, len(axial)), 4.6))
+    panels = _panels(overlay, centre, axial)
+    backgrounds = ([b for _, b, _, _ in _panels(background, centre, axial)]
+                   if background is not None else [None] * len(panels))
+    window = _window(background) if background is not None else None
+    values = np.unique(overlay[overlay != 0])
+    fig = Figure(figsize=(2.2 * max(3, len(axial)), 4.8))
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, max(3, len(axial)), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     positions = [(0, n) for n in range(3)] + [(1, n) for n in range(len(axial))]
-    values = np.unique(overlay[overlay != 0])
     if kind == "labels":
-        colours = matplotlib.colormaps["tab20"](np.arange(max(1, len(values))) % 20)
-        colour_map = ListedColormap(colours)
-    for (row, col), (name, layer, (across, up)), back in zip(positions, panels, backgrounds):
+        colour_map = ListedColormap(label_colours(max(1, len(values))))
+    for (row, col), (axis, layer, (across, up), through), back in zip(positions, panels,
+                                                                        backgrounds):
         ax = axes[row, col]
         aspect = sizes[up] / sizes[across]  # voxels drawn to scale
         if back is not None:
-            finite = back[np.isfinite(back)]
-            low, high = (np.percentile(finite, [2, 98]) if finite.size else (0, 1))
-            ax.imshow(back.T, origin="lower", cmap="gray", vmin=low, vmax=high,
+            ax.imshow(back.T, origin="lower", cmap="gray", vmin=window[0], vmax=window[1],
                       interpolation="nearest", aspect=aspect)
         if kind == "labels":
-            codes = np.searchsorted(values, layer).astype(float)
-            codes[layer == 0] = np.nan
-            ax.imshow(codes.T, origin="lower", cmap=colour_map, vmin=0,
-                      vmax=max(1, len(values)) - 1, alpha=0.6 if back is not None else 1.0,
+            codes_in_layer = np.searchsorted(values, layer).astype(float)
+            codes_in_layer[layer == 0] = np.nan
+            ax.imshow(codes_in_layer.T, origin="lower", cmap=colour_map, vmin=0,
+                      vmax=max(1, len(values)) - 1, alpha=0.7 if back is not None else 1.0,
                       interpolation="nearest", aspect=aspect)
         else:
             if back is None:
@@ -173,8 +247,27 @@ def _draw_slices(background, overlay, kind, sizes=(1.0, 1.0, 1.0)):
                           aspect=aspect)
             if layer.any() and min(layer.shape) > 1:
                 ax.contour(layer.T.astype(float), levels=[0.5], colors="red", linewidths=1.2)
-        ax.set_title(name, fontsize=8)
+        ax.set_title(_cut_title(axis, through, affine, codes), fontsize=8, pad=9)
+        if codes is not None:
+            _orientation_letters(ax, codes, across, up)
     return _figure_png(fig)
+
+
+def _plain_number(value):
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _legend_html(overlay, names):
+    """A colour key of a labels picture: one swatch and name per label value."""
+    values = np.unique(overlay[overlay != 0]).tolist()
+    colours = label_colours(max(1, len(values)))
+    items = "".join(
+        f'<span class="key"><span class="swatch" style="background:'
+        f'rgb({int(r * 255)},{int(g * 255)},{int(b * 255)})"></span>'
+        f"{html.escape(str((names or {}).get(v, _plain_number(v))))}</span>"
+        for v, (r, g, b, _) in zip(values, colours)
+    )
+    return f'<p class="legend">{items}</p>'
 
 
 def _parameter_text(value):
@@ -219,6 +312,12 @@ class ReportContent:
     background : numpy.ndarray or lazy 3D image, optional
         Drawn in grey under the overlay (e.g. the mean image); a lazy image
         is computed by :meth:`computed`, which renderers are handed.
+    affine : (4, 4) array, optional
+        The overlay's affine: panels are then titled by their world
+        coordinate (mm) and lettered with anatomical directions.
+    legend : dict, optional
+        Name of each label value, for the colour key under a labels picture
+        (the values themselves by default).
     table : pandas.DataFrame, optional
         With ``table_title`` and ``table_note`` (plain text).
     parameters : dict, optional
@@ -236,6 +335,8 @@ class ReportContent:
     table_title: str = "Regions"
     table_note: str = ""
     parameters: dict = dataclasses.field(default_factory=dict)
+    affine: np.ndarray = None
+    legend: dict = None
 
     def computed(self, background=None):
         """This content with a numpy ``background``: the one given (computed by
@@ -265,10 +366,12 @@ def render_report(content):
     summary = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(content.summary))
     parts = [f"<h1>{html.escape(title)}</h1>", f"<p>{summary}</p>"]
     picture = _draw_slices(content.background, content.overlay, content.kind,
-                           content.voxel_size)
+                           content.voxel_size, content.affine)
     caption = html.escape(content.caption)
     parts.append(f"<h2>{caption}</h2>")
     parts.append(f'<img alt="{caption}" src="data:image/png;base64,{picture}">')
+    if content.kind == "labels":
+        parts.append(_legend_html(content.overlay, content.legend))
     if content.table is not None:
         parts.append(f"<h2>{html.escape(content.table_title)}</h2>")
         parts.append(content.table.to_html(index=False, border=0, classes="regions"))
