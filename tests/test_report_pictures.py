@@ -1,12 +1,15 @@
 """Report pictures as a reader sees them: oriented as nilearn shows them, keyed, in a browser.
 
 The reports the shipped configs write are opened in a real headless Chromium
-(Debian's ``chromium``, which ``.ci/run`` installs) and screenshotted; the
-screenshots must show the pictures (not a blank or saturated page).
+(Debian's ``chromium``) and screenshotted; the screenshots must show the
+pictures (not a blank or saturated page). ``.ci/run`` installs Chromium and
+sets ``ROIDASK_TEST_BROWSER=required``; elsewhere, without a Chromium, those
+tests are skipped.
 """
 
 import base64
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -94,7 +97,11 @@ def shipped_reports(tiny_dataset, tmp_path_factory):
 
 def screenshot(page, png, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Chromium is not installed: .ci/run installs Debian's chromium"
+    if chromium is None:  # .ci/run installs it and requires it
+        message = "no headless Chromium: apt-get install chromium (Debian)"
+        if os.environ.get("ROIDASK_TEST_BROWSER") == "required":
+            pytest.fail(message)
+        pytest.skip(message)
     subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
                     "--window-size=1200,900", f"--screenshot={png}", page.as_uri()],
                    check=True, capture_output=True, timeout=120)
