@@ -13,6 +13,7 @@ Examples
 """
 
 import contextlib
+import logging
 import os
 
 import dask
@@ -140,7 +141,9 @@ def get_client(scheduler=None, *, n_workers=None, threads_per_worker=None, memor
         memory_limit=memory_limit,
         processes=processes,
         dashboard_address=":0",  # a free port (client.dashboard_link), never a clash on 8787
-        silence_logs=40,
+        # task failures come back as exceptions that the caller reports (the CLI as one
+        # line): the workers' own error logs of them would only repeat them as tracebacks
+        silence_logs=logging.CRITICAL,
     )
     with cluster, Client(cluster) as client:
         yield client
