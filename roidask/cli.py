@@ -238,25 +238,32 @@ def info(path, config):
         click.echo(f"volume coordinates: {', '.join(extra)}")
 
 
-def _load(config, inputs_dir):
-    from roidask.pipeline.config import load_config
+def _load(config, inputs_dir, inputs=()):
+    from roidask.pipeline.config import load_config, parse_input_option
 
-    return load_config(config, inputs_dir=inputs_dir)
+    overrides = dict(parse_input_option(text) for text in inputs)
+    return load_config(config, inputs_dir=inputs_dir, inputs=overrides)
 
 
-INPUTS_DIR = click.option(
-    "--inputs-dir", type=click.Path(path_type=Path), default=None,
-    help="Folder that input paths are relative to (default: the config's folder); for a "
-         "config with a BIDS input, the dataset its bids.root is relative to.")
+def inputs_options(command):
+    """Add --inputs-dir and --input NAME=PATH."""
+    command = click.option(
+        "--input", "inputs", multiple=True, metavar="NAME=PATH",
+        help="Set or replace input NAME of the config with PATH (relative to the current "
+             "folder; for a BIDS input, its dataset). Repeatable.")(command)
+    return click.option(
+        "--inputs-dir", type=click.Path(path_type=Path), default=None,
+        help="Folder that input paths are relative to (default: the config's folder); for "
+             "a config with a BIDS input, the dataset its bids.root is relative to.")(command)
 
 
 @main.command()
 @click.argument("config", type=click.Path(path_type=Path))
-@INPUTS_DIR
+@inputs_options
 @handle_errors
-def validate(config, inputs_dir):
+def validate(config, inputs_dir, inputs):
     """Check a pipeline CONFIG (keys, types, references, input files) without running it."""
-    checked = _load(config, inputs_dir)
+    checked = _load(config, inputs_dir, inputs)
     units = "BIDS run(s)" if checked.bids is not None else "subject(s)"
     click.echo(f"{config}: valid ({len(checked.steps)} steps, {len(checked.outputs)} outputs, "
                f"{len(checked.subjects)} {units})")
@@ -266,18 +273,18 @@ def validate(config, inputs_dir):
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--output", "output_dir", type=click.Path(path_type=Path), default=None,
               help="Output folder (default: roidask-output/<config name>).")
-@INPUTS_DIR
+@inputs_options
 @click.option("--force", is_flag=True, help="Recompute outputs that are up to date.")
 @click.option("--dry-run", is_flag=True,
               help="List what would be done (new, changed, up to date); compute nothing.")
 @cluster_options
 @handle_errors
-def run(config, output_dir, inputs_dir, force, dry_run, **cluster):
+def run(config, output_dir, inputs_dir, inputs, force, dry_run, **cluster):
     """Run a pipeline CONFIG: one lazy graph per subject, computed once, written atomically."""
     from roidask.pipeline.config import check_output_root
     from roidask.pipeline.runner import run_pipeline
 
-    checked = _load(config, inputs_dir)
+    checked = _load(config, inputs_dir, inputs)
     output_dir = output_dir or Path("roidask-output") / checked.name
     check_output_root(checked, output_dir)
     summary = run_pipeline(checked, output_dir, lambda: client_from(cluster, checked.cluster),

@@ -391,3 +391,47 @@ def test_rerun_says_what_is_new_changed_and_up_to_date_and_dry_run_computes_noth
     np.testing.assert_allclose(pd.read_csv(output_of(out, bold), sep="\t"), expected,
                                atol=ATOL)
     assert pd.read_parquet(out / "group" / f"{TAIL}.parquet")["sub"].nunique() == 4
+
+
+def test_input_option_replaces_the_atlas_and_the_dataset(study, tmp_path, monkeypatch):
+    # a two-region atlas on the runs' own grid, named by its own look-up table
+    reference = nib.load(bolds(study)[0])
+    labels = np.zeros(reference.shape[:3], np.int16)
+    labels[:5], labels[5:] = 3, 9
+    nib.save(nib.Nifti1Image(labels, reference.affine), tmp_path / "mine_dseg.nii.gz")
+    pd.DataFrame({"index": [3, 9], "name": ["front", "back"]}).to_csv(
+        tmp_path / "mine_dseg.tsv", sep="\t", index=False)
+    monkeypatch.chdir(tmp_path)  # --input paths are relative to where the command runs
+    out = tmp_path / "out"
+    result = run_cli("run", CONFIG, "--input", f"func={study}", "--input",
+                     "atlas=mine_dseg.nii.gz", "--input", "atlas_labels=mine_dseg.tsv",
+                     "--output", out, *ONE_WORKER)
+    assert result.exit_code == 0, result.output
+    assert "0 new" not in result.output and "4 new, 0 changed" in result.output
+    for bold in bolds(study):
+        table = pd.read_csv(output_of(out, bold), sep="\t")
+        assert list(table.columns) == ["front", "back"]
+        expected, _ = nilearn_signals(bold, atlas=tmp_path / "mine_dseg.nii.gz")
+        np.testing.assert_allclose(table.to_numpy(), expected, atol=ATOL)
+    bad = run_cli("validate", CONFIG, "--input", "atlas")
+    assert bad.exit_code == 2
+    assert bad.stderr == "error: --input: expected NAME=PATH (e.g. atlas=atlas.nii.gz), got " \
+        "'atlas'\n"
+
+
+def test_input_option_runs_a_config_on_a_converted_zarr_store(tiny_dataset, tmp_path):
+    data = tiny_dataset.func.parent
+    store = tmp_path / "func.zarr"
+    assert run_cli("convert", data / "func.nii.gz", store, "--labels",
+                   data / "labels.txt").exit_code == 0
+    config = CONFIGS / "atlas_signals.yaml"
+    nifti = run_cli("run", config, "--inputs-dir", data, "--output", tmp_path / "nifti",
+                    *ONE_WORKER)
+    zarr = run_cli("run", config, "--inputs-dir", data, "--input", f"func={store}",
+                   "--output", tmp_path / "zarr", *ONE_WORKER)
+    assert nifti.exit_code == 0 and zarr.exit_code == 0, zarr.output
+    record = json.loads((tmp_path / "zarr" / "provenance.json").read_text())
+    assert record["resolved"]["inputs"]["func"] == {"path": str(store)}
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "zarr" / "atlas_signals.tsv", sep="\t"),
+                                  pd.read_csv(tmp_path / "nifti" / "atlas_signals.tsv",
+                                              sep="\t"))

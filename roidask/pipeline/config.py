@@ -454,8 +454,53 @@ def validate_config(raw, *, base_dir=".", check_files=True, output_root=None, in
     return config
 
 
-def load_config(path, *, check_files=True, output_root=None, inputs_dir=None):
-    """Read and validate a YAML config file (``inputs_dir``: see :func:`validate_config`)."""
+def parse_input_option(text, where="--input"):
+    """``NAME=PATH`` (a ``--input`` option) as ``(name, path)``.
+
+    Examples
+    --------
+    >>> parse_input_option("atlas=my/atlas.nii.gz")
+    ('atlas', 'my/atlas.nii.gz')
+    >>> parse_input_option("atlas")
+    Traceback (most recent call last):
+    ...
+    roidask.pipeline.spec.ConfigError: --input: expected NAME=PATH (e.g. \
+atlas=atlas.nii.gz), got 'atlas'
+    """
+    name, equals, path = str(text).partition("=")
+    if not equals or not name.isidentifier() or not path:
+        raise ConfigError(where, "NAME=PATH (e.g. atlas=atlas.nii.gz)", text)
+    return name, path
+
+
+def with_inputs(raw, overrides, cwd="."):
+    """``raw`` with inputs set or replaced: ``overrides`` maps a name to a path.
+
+    Paths are relative to ``cwd`` (where the command runs). A BIDS input's
+    path replaces its ``bids.root``; another input keeps its ``labels`` and
+    ``chunks``, except that a zarr store (its volumes' labels are in its
+    ``t`` coordinates) drops ``labels``; a new name adds an input.
+    """
+    raw = dict(_mapping(raw, "config"))
+    inputs = dict(_mapping(raw.get("inputs") or {}, "inputs"))
+    for name, path in overrides.items():
+        path = str((Path(cwd) / path).absolute())
+        spec = inputs.get(name)
+        spec = dict(spec) if isinstance(spec, dict) else {}
+        if "bids" in spec:
+            spec["bids"] = {**_mapping(spec["bids"], f"inputs.{name}.bids"), "root": path}
+        else:
+            spec["path"] = path
+            if path.rstrip("/").endswith(".zarr"):
+                spec.pop("labels", None)
+        inputs[name] = spec
+    raw["inputs"] = inputs
+    return raw
+
+
+def load_config(path, *, check_files=True, output_root=None, inputs_dir=None, inputs=None):
+    """Read and validate a YAML config file (``inputs_dir``: see :func:`validate_config`;
+    ``inputs``: name -> path, see :func:`with_inputs`)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError("config", "an existing YAML file", str(path))
@@ -463,5 +508,7 @@ def load_config(path, *, check_files=True, output_root=None, inputs_dir=None):
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError("config", "valid YAML", f"{path}: {err}".replace("\n", " ")) from None
+    if inputs:
+        raw = with_inputs(raw, inputs)
     return validate_config(raw, base_dir=path.parent, check_files=check_files,
                            output_root=output_root, inputs_dir=inputs_dir)

@@ -17,6 +17,8 @@ from roidask.errors import ParameterError
 from roidask.grid import TIME_DIM
 from roidask.io.atomic import atomic_output
 
+META_ORDER = ("time", "condition", "run")  # columns after t, before the others on t
+
 
 def _check_table_source(value, where):
     if isinstance(value, xr.Dataset):
@@ -34,9 +36,11 @@ def to_table(value, where):
     names = value.coords["name"].values if "name" in value.coords else value[other].values
     frame = pd.DataFrame(value.transpose(TIME_DIM, other).values,
                          columns=[str(n) for n in names])
-    meta = {c: value.coords[c].values for c in value.coords
-            if value.coords[c].dims == (TIME_DIM,)}
-    meta[TIME_DIM] = value[TIME_DIM].values
+    names = [c for c in value.coords if value.coords[c].dims == (TIME_DIM,) and c != TIME_DIM]
+    first = [c for c in META_ORDER if c in names]  # the same order from NIfTI and zarr
+    meta = {TIME_DIM: value[TIME_DIM].values}
+    meta.update({c: value.coords[c].values for c in first + [c for c in names
+                                                             if c not in first]})
     return pd.concat([pd.DataFrame(meta), frame], axis=1)
 
 
