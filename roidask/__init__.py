@@ -42,8 +42,10 @@ _LAZY = {
         "to_zarr",
     ],
     "roidask.maskers": [
-        "LabelsMasker", "MapsMasker", "Masker", "NiftiLabelsMasker", "NiftiMapsMasker",
-        "NiftiMasker", "NiftiSpheresMasker", "NotFittedError", "SpheresMasker",
+        "LabelsMasker", "MapsMasker", "Masker", "MultiLabelsMasker", "MultiMapsMasker",
+        "MultiMasker", "MultiNiftiLabelsMasker", "MultiNiftiMapsMasker", "MultiNiftiMasker",
+        "NiftiLabelsMasker", "NiftiMapsMasker", "NiftiMasker", "NiftiSpheresMasker",
+        "NotFittedError", "SpheresMasker",
     ],
     "roidask.masking": [
         "compute_background_mask", "compute_brain_mask", "compute_epi_mask", "intersect_masks",

@@ -33,6 +33,14 @@ from roidask.maskers.labels import RESAMPLING_TARGETS as RESAMPLING_TARGETS
 from roidask.maskers.labels import LabelsMasker
 from roidask.maskers.maps import MAPS_RESAMPLING_TARGETS as MAPS_RESAMPLING_TARGETS
 from roidask.maskers.maps import MapsMasker, NiftiMapsMasker
+from roidask.maskers.multi import (
+    MultiLabelsMasker,
+    MultiMapsMasker,
+    MultiMasker,
+    MultiNiftiLabelsMasker,
+    MultiNiftiMapsMasker,
+    MultiNiftiMasker,
+)
 from roidask.maskers.spheres import NiftiSpheresMasker, SpheresMasker
 from roidask.maskers.voxels import MASK_STRATEGIES as MASK_STRATEGIES
 from roidask.maskers.voxels import Masker
@@ -42,6 +50,8 @@ NiftiLabelsMasker = LabelsMasker
 NiftiMasker = Masker
 
 __all__ = [
-    "LabelsMasker", "MapsMasker", "Masker", "NiftiLabelsMasker", "NiftiMapsMasker",
-    "NiftiMasker", "NiftiSpheresMasker", "NotFittedError", "SpheresMasker",
+    "LabelsMasker", "MapsMasker", "Masker", "MultiLabelsMasker", "MultiMapsMasker",
+    "MultiMasker", "MultiNiftiLabelsMasker", "MultiNiftiMapsMasker", "MultiNiftiMasker",
+    "NiftiLabelsMasker", "NiftiMapsMasker", "NiftiMasker", "NiftiSpheresMasker",
+    "NotFittedError", "SpheresMasker",
 ]

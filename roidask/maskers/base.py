@@ -41,9 +41,13 @@ class _BaseMasker:
     _param_names = ()
 
     def _set_params(self, values):
-        """Store the constructor arguments as attributes, unchanged (scikit-learn style)."""
+        """Store the constructor arguments as attributes, unchanged (scikit-learn style).
+
+        Names a subclass adds are set by its own constructor.
+        """
         for name in self._param_names:
-            setattr(self, name, values[name])
+            if name in values:
+                setattr(self, name, values[name])
 
     def get_params(self, deep=True):
         """The constructor parameters, as a dict (scikit-learn convention).

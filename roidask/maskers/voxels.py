@@ -100,12 +100,12 @@ class Masker(_BaseMasker):
                      "wm-template": "wm"}[self.mask_strategy]
         return functools.partial(masking.compute_brain_mask, mask_type=mask_type)
 
-    def _compute_mask(self, img):
-        function = self._mask_function()
+    def _mask_arguments(self, function, extra=()):
+        """``mask_args``, checked against the options of ``function`` (and ``extra``)."""
         args = dict(self.mask_args or {})
-        if not isinstance(args, dict):
+        if not isinstance(self.mask_args or {}, dict):
             raise ParameterError("mask_args", "a dict of options", self.mask_args)
-        accepted = set(inspect.signature(function).parameters)
+        accepted = set(inspect.signature(function).parameters) | set(extra)
         accepted -= {"epi_img", "data_imgs", "target_img", "mask_type"}
         unknown = sorted(set(args) - accepted)
         if unknown:
@@ -113,7 +113,11 @@ class Masker(_BaseMasker):
                 "mask_args", f"options of mask_strategy={self.mask_strategy!r}: "
                 f"{sorted(accepted)}", unknown,
             )
-        return function(img, **args)
+        return args
+
+    def _compute_mask(self, img):
+        function = self._mask_function()
+        return function(img, **self._mask_arguments(function))
 
     def fit(self, imgs=None, y=None):
         """Compute (or load) the mask and resample it onto the target grid.

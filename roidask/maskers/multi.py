@@ -1,0 +1,154 @@
+"""nilearn's multi-subject maskers: a list of 4D images in, a list of lazy signals out.
+
+``MultiMasker`` / ``MultiLabelsMasker`` / ``MultiMapsMasker`` (and nilearn's
+names ``MultiNiftiMasker``, ...) are the one-image maskers with nilearn's
+list behaviour: ``transform`` of a list of 4D images (one per subject or
+run) returns one lazy signals array per image, with confounds and sample
+masks given per image; a single image gives a single result. ``fit`` of a
+``MultiMasker`` without ``mask_img`` computes one mask per image and keeps
+the voxels that at least ``threshold`` of them share
+(:func:`roidask.masking.intersect_masks`), with nilearn's defaults for
+several images (``connected=True``, ``opening=2``, ``threshold=0.5``).
+
+nilearn's ``n_jobs`` is accepted and has nothing to do: the lazy results of
+all images are computed together, in parallel, by ``dask.compute``.
+
+Examples
+--------
+>>> import dask, numpy as np
+>>> from roidask.grid import new_image
+>>> labels = new_image(np.repeat([0, 1, 2], 4).reshape(3, 2, 2), np.eye(4))
+>>> runs = [new_image(np.full((3, 2, 2, n), float(n), "float32"), np.eye(4)) for n in (4, 6)]
+>>> signals = MultiLabelsMasker(labels).fit_transform(runs)
+>>> [s.shape for s in dask.compute(*signals)]
+[(4, 2), (6, 2)]
+"""
+
+from roidask.errors import ParameterError
+from roidask.maskers.inputs import _load
+from roidask.maskers.labels import LabelsMasker
+from roidask.maskers.maps import MapsMasker
+from roidask.maskers.voxels import Masker
+
+__all__ = ["MultiLabelsMasker", "MultiMapsMasker", "MultiMasker", "MultiNiftiLabelsMasker",
+           "MultiNiftiMapsMasker", "MultiNiftiMasker"]
+
+# nilearn's compute_multi_*_mask defaults, where they differ from the one-image ones
+MULTI_MASK_DEFAULTS = {"connected": True, "opening": 2}
+MULTI_MASK_THRESHOLD = 0.5
+
+
+def _is_image_list(imgs):
+    return isinstance(imgs, (list, tuple))
+
+
+def _per_image(values, n_images, argument):
+    """``values`` (None, or one per image) as a list of one entry per image."""
+    if values is None:
+        return [None] * n_images
+    if not _is_image_list(values) or len(values) != n_images:
+        raise ParameterError(argument, f"None or a list of {n_images} (one per image)",
+                             type(values).__name__ if not _is_image_list(values)
+                             else f"a list of {len(values)}")
+    return list(values)
+
+
+class _MultiImages:
+    """``transform`` of a list of images: one result per image (nilearn's Multi* maskers)."""
+
+    def transform_imgs(self, imgs_list, confounds=None, sample_mask=None, copy=True, n_jobs=1):
+        """Lazy signals of each image of ``imgs_list``; nilearn's ``transform_imgs``.
+
+        ``confounds`` and ``sample_mask`` are None or one entry per image;
+        ``copy`` and ``n_jobs`` are accepted for nilearn's signature (the
+        results are new lazy arrays; dask computes them in parallel).
+        """
+        if not imgs_list:
+            raise ParameterError("imgs_list", "a non-empty list of images", "an empty list")
+        n_images = len(imgs_list)
+        confounds = _per_image(confounds, n_images, "confounds")
+        sample_mask = _per_image(sample_mask, n_images, "sample_mask")
+        return [self._transform(img, c, s) for img, c, s in zip(imgs_list, confounds,
+                                                                  sample_mask)]
+
+    def transform(self, imgs, confounds=None, sample_mask=None):
+        """One image: its lazy signals; a list of images: a list of them."""
+        if _is_image_list(imgs):
+            return self.transform_imgs(imgs, confounds=confounds, sample_mask=sample_mask)
+        return super().transform(imgs, confounds=confounds, sample_mask=sample_mask)
+
+    def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
+        """Fit on ``imgs`` (one image or a list), then :meth:`transform` them."""
+        return self.fit(imgs).transform(imgs, confounds=confounds, sample_mask=sample_mask)
+
+
+class MultiLabelsMasker(_MultiImages, LabelsMasker):
+    """:class:`LabelsMasker` over a list of images (nilearn's ``MultiNiftiLabelsMasker``).
+
+    ``fit`` needs no images (the atlas is given); with a list, it fits on
+    the first image's grid, as nilearn does.
+    """
+
+    _param_names = LabelsMasker._param_names + ("n_jobs",)
+
+    def __init__(self, labels_img=None, labels=None, *, n_jobs=1, **kwargs):
+        super().__init__(labels_img, labels, **kwargs)
+        self.n_jobs = n_jobs
+
+    def fit(self, imgs=None, y=None):
+        return super().fit(imgs[0] if _is_image_list(imgs) and imgs else imgs)
+
+
+class MultiMapsMasker(_MultiImages, MapsMasker):
+    """:class:`MapsMasker` over a list of images (nilearn's ``MultiNiftiMapsMasker``)."""
+
+    _param_names = MapsMasker._param_names + ("n_jobs",)
+
+    def __init__(self, maps_img=None, *, n_jobs=1, **kwargs):
+        super().__init__(maps_img, **kwargs)
+        self.n_jobs = n_jobs
+
+    def fit(self, imgs=None, y=None):
+        return super().fit(imgs[0] if _is_image_list(imgs) and imgs else imgs)
+
+
+class MultiMasker(_MultiImages, Masker):
+    """:class:`Masker` over a list of images (nilearn's ``MultiNiftiMasker``).
+
+    Without ``mask_img``, ``fit(imgs)`` computes one mask per image with
+    ``mask_strategy`` (and ``mask_args``, over nilearn's multi-image defaults
+    ``connected=True`` and ``opening=2``) and keeps the voxels in at least
+    ``mask_args["threshold"]`` (0.5) of them, like nilearn's
+    ``compute_multi_epi_mask`` and ``compute_multi_background_mask``; a
+    template strategy resamples the template onto the first image.
+    """
+
+    _param_names = Masker._param_names + ("n_jobs",)
+
+    def __init__(self, mask_img=None, *, n_jobs=1, **kwargs):
+        super().__init__(mask_img, **kwargs)
+        self.n_jobs = n_jobs
+
+    def fit(self, imgs=None, y=None):
+        images = imgs if _is_image_list(imgs) else [] if imgs is None else [imgs]
+        if self.mask_img is None and imgs is not None and not images:
+            raise ParameterError("imgs", "a non-empty list of images", "an empty list")
+        self._images = [_load(img, "imgs") for img in images]
+        return super().fit(self._images[0] if self._images else None)
+
+    def _compute_mask(self, img):
+        if self.mask_strategy not in ("background", "epi"):
+            return super()._compute_mask(img)
+        from roidask import masking
+
+        function = self._mask_function()
+        args = {**MULTI_MASK_DEFAULTS, **self._mask_arguments(function, extra=("threshold",))}
+        threshold = args.pop("threshold", MULTI_MASK_THRESHOLD)
+        masks = [function(one, **args) for one in self._images]
+        return masking.intersect_masks(masks, threshold=threshold, connected=args["connected"])
+
+
+#: nilearn's class names
+MultiNiftiMasker = MultiMasker
+MultiNiftiLabelsMasker = MultiLabelsMasker
+MultiNiftiMapsMasker = MultiMapsMasker
