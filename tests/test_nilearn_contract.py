@@ -220,3 +220,59 @@ def test_non_finite_atlas_values_become_background(atlas, series, chunking):
     with raise_if_dask_computes():
         signals = ours.transform(chunked(roidask_img(series), chunking))
     np.testing.assert_allclose(signals.values, expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def int8_volume():
+    values = np.random.default_rng(4).integers(-20, 20, SHAPE).astype(np.int8)
+    values[1, 2, 3] = -128
+    values[5, 5, 5] = 127
+    return values
+
+
+@pytest.mark.parametrize("chunking", CHUNKINGS)
+@pytest.mark.parametrize("threshold, two_sided", [
+    (100.0, True), (128.0, True), (100.0, False), ("99.5%", True), ("50%", True), (10, False),
+])
+def test_int8_minimum_is_thresholded_as_nilearn_does_on_wider_ints(int8_volume, chunking,
+                                                                   threshold, two_sided):
+    """|-128| is 128: nilearn's int8 abs() wraps, so its int16 result is the reference."""
+    expected = quiet(nimage.threshold_img, nifti(int8_volume.astype(np.int16)), threshold,
+                     two_sided=two_sided, copy_header=True).get_fdata()
+    img = chunked(roidask_img(int8_volume), chunking)
+    with raise_if_dask_computes():
+        out = image.threshold_img(img, threshold, two_sided=two_sided)
+        binary = image.binarize_img(img, threshold, two_sided=two_sided)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ThresholdRangeWarning)  # a valid threshold: no warning
+        np.testing.assert_array_equal(out.values, expected)
+        np.testing.assert_array_equal(binary.values, expected != 0)
+    assert out.dtype == np.int8
+
+
+def test_a_threshold_outside_the_data_warns_once_whatever_the_chunks(int8_volume):
+    img = chunked(roidask_img(int8_volume), "thin")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert not image.threshold_img(img, 129.0).values.any()
+    assert [w.category for w in caught] == [ThresholdRangeWarning]
+    assert "maximum of the absolute values (128)" in str(caught[0].message)
+
+
+def test_mask_logic_refuses_4d_images_as_nilearns_masks(series, volume):
+    from nilearn import masking
+
+    four_d, three_d = roidask_img(series > 0), roidask_img(volume > 0)
+    assert isinstance(raised(lambda: masking.intersect_masks([nifti((series > 0).astype(
+        np.int8))] * 2)), NilearnDimensionError)
+    for operation in (lambda: image.mask_and(four_d, four_d),
+                      lambda: image.mask_and(three_d, four_d),
+                      lambda: image.mask_or(four_d, three_d), lambda: image.mask_not(four_d)):
+        error = raised(operation)
+        assert type(error) is DimensionError and isinstance(error, TypeError)
+        assert "math_img" in str(error)
+    # the alternative the message names equals nilearn's math_img
+    expected = nimage.math_img("(a != 0) & (b != 0)", a=nifti(series), b=nifti(series[::-1]))
+    got = image.math_img("(a != 0) & (b != 0)", a=roidask_img(series),
+                         b=roidask_img(series[::-1].copy()))
+    np.testing.assert_array_equal(got.values, expected.get_fdata())

@@ -1,6 +1,10 @@
 """Mask logic: voxels in every mask, in any mask, outside a mask (int8 0/1 images).
 
 A voxel is in a mask when its value is finite and not 0 (nilearn's rule).
+Masks are 3D, as nilearn's (``load_mask_img``, ``intersect_masks``): a 4D
+image raises :class:`~roidask.errors.DimensionError` (a ``TypeError``, as
+nilearn's); combine 4D images volume by volume with
+:func:`~roidask.image.math_img` (``"(a != 0) & (b != 0)"``).
 """
 
 
@@ -8,7 +12,7 @@ import numpy as np
 
 from roidask._dask.data import dask_data
 from roidask._utils.checks import mask_truth
-from roidask.errors import ParameterError
+from roidask.errors import DimensionError, ParameterError
 from roidask.grid import (
     as_image,
     check_same_grid,
@@ -19,6 +23,11 @@ from roidask.grid import (
 def _mask_values(mask_img, argument):
     """A mask image as a lazy boolean dask array (non-finite and 0 are False)."""
     mask_img = as_image(mask_img, argument)
+    if mask_img.ndim != 3:
+        raise DimensionError(
+            argument, "a 3D mask (for 4D images, math_img('(a != 0) & (b != 0)', ...))",
+            f"a {mask_img.ndim}D image of shape {mask_img.shape}", mask_img.ndim, 3,
+        )
     return mask_img, dask_data(mask_img).map_blocks(mask_truth, dtype=bool)
 
 
@@ -57,6 +66,8 @@ def mask_and(mask_img, *other_masks):
     ------
     GridMismatchError
         If a mask is on another grid (shape or affine).
+    DimensionError
+        If a mask is not 3D.
 
     Examples
     --------

@@ -36,6 +36,7 @@ Examples
 import functools
 import numbers
 
+import dask
 import dask.array as da
 import numpy as np
 from scipy import ndimage as ndi
@@ -127,7 +128,7 @@ def cutoff_threshold(data, threshold, *, two_sided=True, where=None):
     if lower:
         values, selected, described = data, data <= 0, "values <= 0"
     elif two_sided:
-        values, selected, described = da.absolute(data), None, "absolute values"
+        values, selected, described = _magnitude(data), None, "absolute values"
     else:
         values, selected, described = data, data >= 0, "values >= 0"
     if where is not None:
@@ -143,7 +144,24 @@ def cutoff_threshold(data, threshold, *, two_sided=True, where=None):
         masked = da.where(selected, values, np.inf if lower else -np.inf)
     extreme = masked.min() if lower else masked.max()
     check = functools.partial(_check_range, value, lower=lower, values=described)
-    return da.map_blocks(check, count, extreme, dtype=np.float64, meta=np.array(0.0))
+    # a delayed task, not a blockwise map: blockwise fusion would copy the check (and its
+    # warning) into every block of the result
+    return da.from_delayed(dask.delayed(check, pure=True)(count, extreme), shape=(),
+                           dtype=np.float64, meta=np.array(0.0))
+
+
+WIDER_SIGNED = {1: np.int16, 2: np.int32, 4: np.int64, 8: np.float64}
+
+
+def _magnitude(data):
+    """``|data|`` without wrapping: abs(-128) of an int8 is -128, so signed ints widen first.
+
+    (nilearn's ``abs`` wraps: it then misses the largest magnitude, warns that a
+    valid threshold exceeds the data, and takes percentiles of wrapped values.)
+    """
+    if data.dtype.kind == "i":
+        data = data.astype(WIDER_SIGNED[data.dtype.itemsize])
+    return da.absolute(data)
 
 
 def apply_threshold(block, cutoff, mask=None, *, two_sided):
