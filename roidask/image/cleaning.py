@@ -26,7 +26,7 @@ from roidask._dask.data import dask_data
 from roidask._utils.checks import mask_truth
 from roidask._utils.dtypes import float_dtype
 from roidask.errors import DimensionError, ParameterTypeError
-from roidask.grid import TIME_DIM, as_image, check_same_grid, with_data
+from roidask.grid import TIME_DIM, as_image, with_data
 from roidask.signal.cleaning import (
     _butterworth_options,
     _check_filter,
@@ -34,6 +34,7 @@ from roidask.signal.cleaning import (
     _clean_block,
     _plan,
 )
+from roidask.signal.confounds import _mask_on_grid_of
 
 __all__ = ["clean_img"]
 
@@ -147,11 +148,7 @@ def clean_img(imgs, runs=None, detrend=True, standardize=True, confounds=None, l
                         block_size_limit=TARGET_CHUNK_BYTES)
     mask = None
     if mask_img is not None:
-        mask_img = as_image(mask_img, "mask_img")
-        if mask_img.ndim != 3:
-            raise DimensionError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image",
-                                 mask_img.ndim, 3)
-        check_same_grid(img, mask_img, ("imgs", "mask_img"))
+        mask_img = _mask_on_grid_of(mask_img, img, "imgs")
         mask = dask_data(mask_img).map_blocks(mask_truth, dtype=bool).rechunk(data.chunks[:3])
     lazy_confounds = isinstance(confounds, da.Array)  # one chunk, read when computed
     n_out = n_times if kept is None else kept.size

@@ -101,6 +101,16 @@ def _leading_vectors(gram, regressor, n_confounds, detrend):
     return u[:, order[:n_confounds]].copy()
 
 
+def _mask_on_grid_of(mask_img, img, img_name):
+    """``mask_img`` checked as a 3D image on ``img``'s grid (nilearn's maskers refuse others)."""
+    mask_img = as_image(mask_img, "mask_img")
+    if mask_img.ndim != 3:
+        raise DimensionError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image",
+                             mask_img.ndim, 3)
+    check_same_grid(img, mask_img, (img_name, "mask_img"))
+    return mask_img
+
+
 def high_variance_confounds(img, n_confounds=5, percentile=2.0, detrend=True, mask_img=None):
     """Time series of the highest-variance voxels' leading components, lazily.
 
@@ -156,11 +166,7 @@ def high_variance_confounds(img, n_confounds=5, percentile=2.0, detrend=True, ma
     _check(n_confounds, percentile, detrend)
     mask = None
     if mask_img is not None:
-        mask_img = as_image(mask_img, "mask_img")
-        if mask_img.ndim != 3:
-            raise DimensionError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image",
-                                 mask_img.ndim, 3)
-        check_same_grid(img, mask_img, ("img", "mask_img"))
+        mask_img = _mask_on_grid_of(mask_img, img, "img")
     data = dask_data(img)
     n_times = data.shape[-1]
     regressor = _linear_trend(n_times) if detrend else None
