@@ -39,18 +39,30 @@ def _select(table, column, value):
     return table[table[column].isin([str(v) for v in values])]
 
 
-def _match(table, entities, **fixed):
-    """Files sharing ``entities`` (a missing entity in the file is inherited) and ``fixed``."""
-    rows = table
-    for key, value in fixed.items():
-        rows = rows[rows[key] == value]
-    for key, value in entities.items():
-        if value is not None and key in rows:
-            rows = rows[rows[key].isna() | (rows[key] == value).fillna(False)]
-    if len(rows) > 1:  # the most specific file wins (fewest inherited entities)
-        inherited = sum(rows[k].isna() for k, v in entities.items() if v is not None and k in rows)
-        rows = rows[inherited == inherited.min()]
-    return sorted(rows["file"])
+def _match(rows, entities, **fixed):
+    """Files (row dicts) sharing ``entities`` (a missing entity in the file is
+    inherited) and ``fixed``; the most specific (fewest inherited entities) win."""
+    wanted = {k: v for k, v in entities.items() if v is not None}
+    found = [r for r in rows if all(r.get(k) == v for k, v in fixed.items())
+             and all(r.get(k) is None or r.get(k) == v for k, v in wanted.items())]
+    if len(found) > 1:
+        inherited = [sum(r.get(k) is None for k in wanted) for r in found]
+        found = [r for r, n in zip(found, inherited) if n == min(inherited)]
+    return sorted(r["file"] for r in found)
+
+
+def _by_subject(table):
+    """A function giving the files (row dicts, None for a missing entity) of one
+    subject and those without a subject (inherited by all), so matching a run's
+    files looks at its subject's files only."""
+    columns = [c for c in (*ENTITIES, "desc", "suffix", "ext", "file") if c in table]
+    rows = [{k: (None if pd.isna(v) else int(v) if k == "run" else v) for k, v in row.items()}
+            for row in table[columns].to_dict("records")]
+    groups = {}
+    for row in rows:
+        groups.setdefault(row.get("sub"), []).append(row)
+    shared = groups.pop(None, [])
+    return lambda sub: groups.get(sub, []) + shared
 
 
 def find_runs(root, task=None, space=None, desc="preproc", session=None, run=None,
@@ -107,21 +119,24 @@ def runs_of(table, events_table, task=None, space=None, desc="preproc", session=
                           ("sub", None if subjects == "all" else subjects)):
         bold = _select(bold, column, value)
     records = []
+    of_subject = _by_subject(table)
+    events_of_subject = of_subject if events_table is table else _by_subject(events_table)
     for _, row in bold.sort_values("file").iterrows():
         entities = {k: (int(row[k]) if k == "run" else row[k])
                     for k in ENTITIES if k in row and pd.notna(row[k])}
         base = {k: v for k, v in entities.items() if k != "space"}
+        files, events_files = of_subject(row["sub"]), events_of_subject(row["sub"])
 
         def one(files, what, row=row):
             if len(files) > 1:
                 raise InputFileError(row["file"], f"more than one {what} matches: {files}")
             return files[0] if files else None
 
-        mask = one(_match(table, entities, suffix="mask", desc="brain", ext=".nii.gz"), "mask")
-        conf = one(_match(table, base, suffix="timeseries", desc="confounds", ext=".tsv"),
+        mask = one(_match(files, entities, suffix="mask", desc="brain", ext=".nii.gz"), "mask")
+        conf = one(_match(files, base, suffix="timeseries", desc="confounds", ext=".tsv"),
                    "confounds file")
         raw_entities = {k: v for k, v in base.items() if k not in ("res", "den")}
-        events = one(_match(events_table, raw_entities, suffix="events", ext=".tsv"),
+        events = one(_match(events_files, raw_entities, suffix="events", ext=".tsv"),
                      "events file")
         json_file = None if conf is None else conf[: -len(".tsv")] + ".json"
         records.append({"entities": entities, "bold": row["file"], "mask": mask,
