@@ -782,7 +782,27 @@ def clean(signals, *, runs=None, detrend=False, standardize="zscore_sample", sam
     ParameterError
         Filtering without ``t_r``, confounds whose row count differs from
         the number of volumes, sample masks of the wrong length or with
-        out-of-range indices, unknown options.
+        out-of-range indices, unknown options (an unknown keyword argument:
+        :class:`~roidask.errors.ParameterTypeError`, also a ``TypeError``).
+
+    Warns
+    -----
+    SignalWarning
+        As nilearn (a cutoff clipped to the Nyquist frequency, a single
+        time point...), and where roidask differs from nilearn: a signal
+        the confounds, the detrending or the filter explain entirely (more
+        confound columns than kept volumes, a signal that is a confound or
+        a pure linear trend) leaves only rounding error, about 1e-14 of the
+        signal; nilearn z-scores that error into unit-variance noise (which
+        changes with the other columns and with 1-ulp changes of the input),
+        roidask returns 0 for it.
+
+    Notes
+    -----
+    Arithmetic is float64 whatever the input dtype; nilearn computes in the
+    input's dtype, so on float32 signals far from zero (a BOLD baseline of
+    ~800) its z-scores carry float32 rounding (up to ~1e-3) that roidask's
+    do not: roidask equals nilearn run on a float64 copy, rounded to float32.
 
     Examples
     --------
