@@ -50,7 +50,8 @@ def bolds(deriv):
 
 def output_of(out, bold, tail=TAIL, ext=".tsv"):
     stem = bold.name.replace("_desc-preproc_bold.nii.gz", "")
-    return out / bold.parent.relative_to(bold.parents[2]) / f"{stem}_{tail}{ext}"
+    dataset = next(p for p in bold.parents if p.name.startswith("sub-")).parent
+    return out / bold.parent.relative_to(dataset) / f"{stem}_{tail}{ext}"
 
 
 def in_float64(bold):
@@ -435,3 +436,25 @@ def test_input_option_runs_a_config_on_a_converted_zarr_store(tiny_dataset, tmp_
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "zarr" / "atlas_signals.tsv", sep="\t"),
                                   pd.read_csv(tmp_path / "nifti" / "atlas_signals.tsv",
                                               sep="\t"))
+
+
+def test_eight_subject_study_with_sessions_and_runs_equals_nilearn_per_run(tmp_path):
+    """The issue's acceptance run: 8 subjects, two of them with two sessions, two with
+    two runs, through the shipped config, each run's signals against nilearn's."""
+    top = tmp_path / "study"
+    kwargs = dict(n_volumes=100, shape=(8, 10, 6))
+    make_fmriprep_like(top, subjects=["01", "02", "03", "04"], seed=1, **kwargs)
+    make_fmriprep_like(top, subjects=["05", "06"], sessions=["1", "2"], seed=2, **kwargs)
+    deriv = make_fmriprep_like(top, subjects=["07", "08"], runs=2, seed=3, **kwargs)
+    out = tmp_path / "out"
+    result = run_cli("run", CONFIG, "--inputs-dir", deriv, "--output", out, *ONE_WORKER)
+    assert result.exit_code == 0, result.output
+    assert "12 new, 0 changed, 0 up to date" in result.output
+    for bold in bolds(deriv):
+        expected, _ = nilearn_signals(bold)
+        table = pd.read_csv(output_of(out, bold), sep="\t")
+        np.testing.assert_allclose(table.to_numpy(), expected, atol=ATOL)
+    assert (out / "sub-05" / "ses-2" / "func").is_dir()
+    group = pd.read_parquet(out / "group" / f"{TAIL}.parquet")
+    runs = group[["sub", "ses", "run"]].drop_duplicates()
+    assert len(runs) == 12 and sorted(group["sub"].unique()) == [f"0{i}" for i in range(1, 9)]
