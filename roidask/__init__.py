@@ -45,7 +45,7 @@ _LAZY = {
         "LabelsMasker", "MapsMasker", "Masker", "MultiLabelsMasker", "MultiMapsMasker",
         "MultiMasker", "MultiNiftiLabelsMasker", "MultiNiftiMapsMasker", "MultiNiftiMasker",
         "NiftiLabelsMasker", "NiftiMapsMasker", "NiftiMasker", "NiftiSpheresMasker",
-        "NotFittedError", "SpheresMasker",
+        "NotFittedError", "RegionExtractor", "SpheresMasker",
     ],
     "roidask.masking": [
         "compute_background_mask", "compute_brain_mask", "compute_epi_mask", "intersect_masks",

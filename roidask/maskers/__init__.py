@@ -41,6 +41,7 @@ from roidask.maskers.multi import (
     MultiNiftiMapsMasker,
     MultiNiftiMasker,
 )
+from roidask.maskers.region_extractor import RegionExtractor
 from roidask.maskers.spheres import NiftiSpheresMasker, SpheresMasker
 from roidask.maskers.voxels import MASK_STRATEGIES as MASK_STRATEGIES
 from roidask.maskers.voxels import Masker
@@ -53,5 +54,5 @@ __all__ = [
     "LabelsMasker", "MapsMasker", "Masker", "MultiLabelsMasker", "MultiMapsMasker",
     "MultiMasker", "MultiNiftiLabelsMasker", "MultiNiftiMapsMasker", "MultiNiftiMasker",
     "NiftiLabelsMasker", "NiftiMapsMasker", "NiftiMasker", "NiftiSpheresMasker",
-    "NotFittedError", "SpheresMasker",
+    "NotFittedError", "RegionExtractor", "SpheresMasker",
 ]

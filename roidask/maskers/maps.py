@@ -170,8 +170,8 @@ class MapsMasker(_BaseMasker):
         """
         self._check_params()
         self.fitted_ = False
-        maps_img = _load_checked(self.maps_img, "maps_img", 4, "maps image")
         mask_img = _load_checked(self.mask_img, "mask_img", 3, "mask")
+        maps_img = self._maps_to_fit(mask_img)
         data_img = None if imgs is None else _load(_one_image(imgs), "imgs")
         # as given (lazy), for images of another grid at transform: resampled from these
         self._sources = (maps_img, mask_img)
@@ -196,6 +196,10 @@ class MapsMasker(_BaseMasker):
         self._report_img = data_img
         self.fitted_ = True
         return self
+
+    def _maps_to_fit(self, mask_img):
+        """The maps ``fit`` works with (a subclass may derive them, e.g. as regions)."""
+        return _load_checked(self.maps_img, "maps_img", 4, "maps image")
 
     def _set_maps(self, maps, mask, maps_img):
         n_maps = maps.shape[-1]
