@@ -94,7 +94,10 @@ def test_shipped_bids_config_equals_nilearn_scrubbing(study, tmp_path):
         assert list(table.columns) == lut["name"].tolist()
         np.testing.assert_allclose(table.to_numpy(), expected, atol=ATOL)
         sidecar = json.loads(path.with_suffix(".json").read_text())
-        assert str(bold) in sidecar["Sources"]
+        assert f"bids:source:{bold.relative_to(study).as_posix()}" in sidecar["Sources"]
+        assert (CONFIGS / "atlas-synth_dseg.nii.gz").resolve().as_uri() in sidecar["Sources"]
+        events = [s for s in sidecar["Sources"] if s.endswith("_events.tsv")]
+        assert len(events) == 1 and events[0].startswith("bids:raw:sub-")
         assert sidecar["Parameters"]["confounds"] == {"denoise_strategy": "scrubbing"}
         assert sidecar["GeneratedBy"][0]["Name"] == "roidask"
         sub, run = path.name.split("_")[0][4:], int(path.name.split("_run-")[1][0])
@@ -104,6 +107,7 @@ def test_shipped_bids_config_equals_nilearn_scrubbing(study, tmp_path):
     description = json.loads((out / "dataset_description.json").read_text())
     assert description["DatasetType"] == "derivative"
     assert description["GeneratedBy"][0]["Name"] == "roidask"
+    assert description["DatasetLinks"]["source"] == study.resolve().as_uri()
 
 
 def write_config(tmp_path, raw, name="config.yaml"):

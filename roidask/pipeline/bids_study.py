@@ -411,14 +411,33 @@ def write_sidecar(path, sources, parameters, version):
                                   indent=2, sort_keys=True, default=str))
 
 
-def write_dataset_description(folder, name, source, version):
+def dataset_links(spec, base_dir):
+    """The datasets a BIDS config reads: ``source`` (its root) and ``raw`` (the events')."""
+    root = dataset_root(spec, base_dir)
+    raw = events_root(spec, root)
+    return {"source": root, **({"raw": raw} if raw is not None else {})}
+
+
+def source_uri(path, links):
+    """A file as a BIDS URI (``bids:source:sub-01/func/...``) when it is in a linked
+    dataset, else as a ``file://`` URI (an atlas beside the config)."""
+    path = Path(path).resolve()
+    for name, root in links.items():
+        if path.is_relative_to(root):
+            return f"bids:{name}:{path.relative_to(root).as_posix()}"
+    return path.as_uri()
+
+
+def write_dataset_description(folder, name, links, version):
     """The derivatives dataset's ``dataset_description.json`` and a ``.bidsignore``."""
     folder = Path(folder)
+    uris = {key: Path(root).as_uri() for key, root in links.items()}
     description = {"Name": f"roidask {name}", "BIDSVersion": "1.9.0",
                    "DatasetType": "derivative",
                    "GeneratedBy": [{"Name": "roidask", "Version": version,
                                     "CodeURL": "https://github.com/roidask/roidask"}],
-                   "SourceDatasets": [{"URL": Path(source).as_uri()}]}
+                   "SourceDatasets": [{"URL": uri} for uri in uris.values()],
+                   "DatasetLinks": uris}
     path = folder / "dataset_description.json"
     if not path.exists() or json.loads(path.read_text()) != description:
         with atomic_output(path) as tmp:
@@ -427,11 +446,6 @@ def write_dataset_description(folder, name, source, version):
     if not ignore.exists():
         with atomic_output(ignore) as tmp:
             tmp.write_text("*_provenance.json\ngroup/\n")
-
-
-def region_columns(frame, coords):
-    """The columns of a signals table that are regions (not t, time, condition...)."""
-    return [c for c in frame.columns if c not in coords and c != "t"]
 
 
 def write_group_table(path, runs):

@@ -274,9 +274,9 @@ def run_pipeline(config, output_dir, client, *, force=False, show_progress=True,
 def _finish_bids(config, output_dir, summary, changed):
     """The derivatives' dataset_description.json, and the group tables of every done run."""
     version = provenance.versions().get("roidask")
-    root = bids_study.dataset_root(config.bids, config.bids["base_dir"])
+    links = bids_study.dataset_links(config.bids, config.bids["base_dir"])
     try:
-        bids_study.write_dataset_description(output_dir, config.name, root, version)
+        bids_study.write_dataset_description(output_dir, config.name, links, version)
     except OSError as err:
         summary.failed["dataset_description.json"] = str(err)
     ok = set(summary.done) | set(summary.skipped)
@@ -363,8 +363,9 @@ def _target(folder, path):
 def _bids_sidecars(plan, config):
     """A JSON sidecar beside each output of a BIDS run (sources, parameters, version);
     returns their paths relative to the run's folder. Also records the kept volumes."""
-    sources = [str(p) for item in input_paths(config, plan.subject).values()
-               for p in item.values()]
+    links = bids_study.dataset_links(config.bids, config.bids["base_dir"])
+    sources = [bids_study.source_uri(p, links)
+               for item in input_paths(config, plan.subject).values() for p in item.values()]
     version = plan.record["versions"].get("roidask")
     written = []
     for output in config.outputs:
