@@ -462,3 +462,38 @@ def test_eight_subject_study_with_sessions_and_runs_equals_nilearn_per_run(tmp_p
     group = pd.read_parquet(out / "group" / f"{TAIL}.parquet")
     runs = group[["sub", "ses", "run"]].drop_duplicates()
     assert len(runs) == 12 and sorted(group["sub"].unique()) == [f"0{i}" for i in range(1, 9)]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda raw: raw.update(subjects={"glob": "sub-*"}),
+     "subjects: expected no subjects key with a BIDS input"),
+    (lambda raw: raw["inputs"].update(other={"bids": {}}),
+     "inputs.other.bids: expected one BIDS input per config"),
+    (lambda raw: raw["inputs"].update(func_mask="mask.nii.gz"),
+     "inputs.func_mask: expected a name other than func_mask"),
+    (lambda raw: raw["outputs"]["timeseries"].update(path="func/x_timeseries.tsv"),
+     "outputs.timeseries.path: expected a BIDS file name tail"),
+    (lambda raw: raw["outputs"]["timeseries"].update(path="desc_timeseries.tsv"),
+     "outputs.timeseries.path: expected entities as key-label pairs"),
+    (lambda raw: raw["steps"][0].update(confounds="$atlas"),
+     "steps[0].confounds: expected null or a reference ($name) to a confounds"),
+    (lambda raw: raw["steps"][0].update(lut="$func"),
+     "steps[0].lut: expected null or a reference ($name) to a lut"),
+    (lambda raw: raw["inputs"]["func"].update(path="x.nii.gz"),
+     "inputs.func.path: expected bids or chunks"),
+])
+def test_validate_refuses_bids_config_mistakes(study, tmp_path, edit, message):
+    raw = shipped()
+    edit(raw)
+    result = run_cli("validate", write_config(tmp_path, raw), "--inputs-dir", study)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_confounds_need_a_bids_input(tmp_path):
+    raw = {"inputs": {"func": "func.nii.gz"}, "confounds": "simple",
+           "steps": [{"op": "mean_img", "img": "$func"}],
+           "outputs": {"m": {"from": "$mean_img", "path": "m.nii.gz"}}}
+    result = run_cli("validate", write_config(tmp_path, raw))
+    assert result.exit_code == 2
+    assert "confounds: expected an input with bids:" in result.stderr

@@ -408,6 +408,7 @@ def validate_config(raw, *, base_dir=".", check_files=True, output_root=None, in
               for name, value in _mapping(raw.get("inputs"), "inputs").items()}
     bids_name = _bids_input(inputs, raw)
     confounds = None if raw.get("confounds") is None else check_confounds(raw["confounds"])
+    known = _known_inputs(inputs, bids_name, confounds)  # names first, then files
     bids = None
     if bids_name is not None:
         bids = {"name": bids_name, **inputs[bids_name]["bids"],
@@ -425,7 +426,6 @@ def validate_config(raw, *, base_dir=".", check_files=True, output_root=None, in
                     if key in spec and not (folder / spec[key]).exists():
                         raise ConfigError(f"inputs.{name}.{key}", "an existing file",
                                           str(folder / spec[key]))
-    known = _known_inputs(inputs, bids_name, confounds)
     steps_raw = raw.get("steps")
     if not isinstance(steps_raw, list) or not steps_raw:
         raise ConfigError("steps", "a non-empty list of steps", steps_raw)
