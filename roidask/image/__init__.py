@@ -18,6 +18,7 @@ Examples
 from roidask.image.cleaning import clean_img
 from roidask.image.concat import concat_imgs, iter_img
 from roidask.image.cropping import crop_img
+from roidask.image.loading import load_img
 from roidask.image.mask_logic import mask_and, mask_not, mask_or
 from roidask.image.math import get_data, math_img
 from roidask.image.morphology import (
@@ -46,6 +47,7 @@ __all__ = [
     "get_data",
     "index_img",
     "iter_img",
+    "load_img",
     "mask_and",
     "mask_not",
     "mask_or",
