@@ -497,3 +497,29 @@ def test_confounds_need_a_bids_input(tmp_path):
     result = run_cli("validate", write_config(tmp_path, raw))
     assert result.exit_code == 2
     assert "confounds: expected an input with bids:" in result.stderr
+
+
+def test_pipelines_share_a_derivatives_folder_but_never_overwrite_each_other(tmp_path):
+    deriv = make_fmriprep_like(tmp_path / "s", subjects=2, n_volumes=60, shape=(6, 6, 5))
+    out = tmp_path / "out"
+    scrubbed = write_config(tmp_path, shipped(), "scrubbed.yaml")
+    simple = shipped()
+    simple.update(name="simple_signals", confounds="simple")
+    simple["outputs"]["timeseries"]["path"] = "seg-synth_desc-simple_timeseries.tsv"
+    simple = write_config(tmp_path, simple, "simple.yaml")
+    for config in (scrubbed, simple, scrubbed, simple):  # the second round: all up to date
+        result = run_cli("run", config, "--inputs-dir", deriv, "--output", out, *ONE_WORKER)
+        assert result.exit_code == 0, result.output
+    assert "0 new, 0 changed, 2 up to date" in result.output
+    assert len(list(out.rglob("*_desc-simple_timeseries.tsv"))) == 2
+    assert len(list(out.rglob(f"*_{TAIL}.tsv"))) == 2
+    # another pipeline (another name, other confounds) on the same files: refused
+    clash = shipped()
+    clash.update(name="clash", confounds="simple")
+    before = {p: p.read_bytes() for p in out.rglob("*.tsv")}
+    result = run_cli("run", write_config(tmp_path, clash, "clash.yaml"), "--inputs-dir", deriv,
+                     "--output", out, *ONE_WORKER)
+    assert result.exit_code == 1
+    assert result.stderr.count(f"_{TAIL}.tsv: was made by other parameters; outputs are not "
+                               "replaced silently") == 2, result.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*.tsv")} == before

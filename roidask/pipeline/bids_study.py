@@ -404,10 +404,12 @@ def sidecar_name(path):
     return path.rsplit(".", 1)[0] + ".json"
 
 
-def write_sidecar(path, sources, parameters, version):
+def write_sidecar(path, sources, parameters, version, pipeline):
+    """An output's JSON sidecar; ``pipeline``: a hash of all the pipeline's parameters."""
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps({"Sources": sources, "Parameters": parameters,
-                                   "GeneratedBy": [{"Name": "roidask", "Version": version}]},
+                                   "GeneratedBy": [{"Name": "roidask", "Version": version}],
+                                   "RoidaskPipeline": pipeline},
                                   indent=2, sort_keys=True, default=str))
 
 

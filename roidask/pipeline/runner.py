@@ -27,6 +27,7 @@ and redoes interrupted ones (see :mod:`roidask.pipeline.provenance`).
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -180,19 +181,40 @@ def output_names(config, subject):
     return {o.name: o.path for o in config.outputs}
 
 
-def _check_not_foreign(folder, name, config, force):
-    """Refuse to replace a BIDS run's outputs made by another version or other parameters."""
+def bids_provenance_name(config, run):
+    """A BIDS run's record: one per run and config, so pipelines can share a folder."""
+    return f"{run.label}_{config.name}_provenance.json"
+
+
+def pipeline_hash(config):
+    """A hash of what a BIDS run's outputs depend on besides its files (its sidecars')."""
+    payload = json.dumps(config.parameters, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _check_not_foreign(folder, name, config, output_paths):
+    """Refuse to replace a BIDS run's outputs made by another version or other parameters:
+    the run's record of this config, and the sidecar of every output already there."""
+    version = provenance.versions().get("roidask")
     record = provenance.read_provenance(folder, name)
-    if force or record is None:
-        return
-    theirs = (record.get("versions", {}).get("roidask"), record.get("parameters"))
-    ours = (provenance.versions().get("roidask"),
-            json.loads(json.dumps(config.parameters, default=str)))
-    if theirs != ours:
-        what = "roidask " + str(theirs[0]) if theirs[0] != ours[0] else "other parameters"
-        raise InputFileError(Path(folder) / name, f"records outputs made by {what}; they are "
-                             "not replaced silently", "use --force to replace them, or "
-                             "another --output folder")
+    found = [] if record is None else [(Path(folder) / name, record.get("versions", {}).get(
+        "roidask"), record.get("parameters") == json.loads(
+            json.dumps(config.parameters, default=str)))]
+    for path in output_paths:
+        sidecar = Path(bids_study.sidecar_name(path))
+        if path.exists() and sidecar.is_file() and sidecar != path:
+            try:
+                meta = json.loads(sidecar.read_text())
+            except ValueError:
+                meta = {}
+            theirs = (meta.get("GeneratedBy") or [{}])[0].get("Version")
+            found.append((path, theirs, meta.get("RoidaskPipeline") == pipeline_hash(config)))
+    for path, theirs, same in found:
+        if theirs != version or not same:
+            what = f"roidask {theirs}" if theirs != version else "other parameters"
+            raise InputFileError(path, f"was made by {what}; outputs are not replaced "
+                                 "silently", "use --force to replace them, or another "
+                                 "--output folder")
 
 
 def plan_subject(config, subject, output_dir, force):
@@ -200,7 +222,7 @@ def plan_subject(config, subject, output_dir, force):
     label = subject_label(subject, config.name)
     bids = isinstance(subject, bids_study.BidsRun)
     folder = Path(output_dir) / (subject.folder if bids else label if subject else "")
-    name = f"{label}_provenance.json" if bids else provenance.PROVENANCE
+    name = bids_provenance_name(config, subject) if bids else provenance.PROVENANCE
     paths = input_paths(config, subject)
     fingerprints = {name: {k: provenance.fingerprint(p) for k, p in item.items()}
                     for name, item in paths.items()}
@@ -215,8 +237,8 @@ def plan_subject(config, subject, output_dir, force):
     remove_stale_staging(folder)  # left by a killed run, even when nothing is to be redone
     if not force and provenance.up_to_date(folder, key, output_paths, name):
         return label, None
-    if bids:
-        _check_not_foreign(folder, name, config, force)
+    if bids and not force:
+        _check_not_foreign(folder, name, config, output_paths)
     record = {"key": key, "resolved": resolved, "inputs": fingerprints,
               "versions": provenance.versions()}
     earlier = provenance.read_provenance(folder, name) is not None or \
@@ -291,7 +313,7 @@ def _finish_bids(config, output_dir, summary, changed):
         runs = []
         for unit in units:
             folder = output_dir / unit.folder
-            record = provenance.read_provenance(folder, f"{unit.label}_provenance.json") or {}
+            record = provenance.read_provenance(folder, bids_provenance_name(config, unit)) or {}
             volumes = record.get("volumes", {}).get(output.name)
             runs.append((unit, folder / output_names(config, unit)[output.name], volumes))
         try:
@@ -374,7 +396,8 @@ def _bids_sidecars(plan, config):
                      if s.name == output.source[1:].split(".", 1)[0]), None)
         parameters = {"output": output.source, "confounds": config.confounds,
                       "step": None if step is None else {"op": step.op, **step.params}}
-        bids_study.write_sidecar(plan.stage / relative, sources, parameters, version)
+        bids_study.write_sidecar(plan.stage / relative, sources, parameters, version,
+                                 pipeline_hash(config))
         written.append(relative)
         value = plan.values[output.name]
         if output.kind == "table" and isinstance(value, xr.DataArray) and TIME_DIM in value.dims:
