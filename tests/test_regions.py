@@ -10,7 +10,7 @@ from nilearn.regions import connected_regions as nilearn_connected_regions
 from scipy import ndimage as ndi
 
 import roidask
-from roidask.errors import GridMismatchError, ParameterError
+from roidask.errors import ParameterError
 from roidask.regions.components import (
     connected_region_labels,
     connected_regions,
@@ -265,6 +265,3 @@ def test_connected_regions_bad_parameters():
         connected_regions(img, extract_type="watershed")
     with pytest.raises(ParameterError, match="smoothing_fwhm"):
         connected_region_labels(img, smoothing_fwhm=-1)
-    other = roidask.new_image(np.ones(SHAPE, bool), np.eye(4))
-    with pytest.raises(GridMismatchError):
-        connected_regions(img, mask_img=other)

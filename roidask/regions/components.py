@@ -43,11 +43,11 @@ from roidask.errors import DimensionError, ParameterError, RegionsWarning
 from roidask.grid import (
     SPATIAL_DIMS,
     as_image,
-    check_same_grid,
     header_facts,
     image_affine,
     like_image,
     new_image,
+    same_grid,
     voxel_volume,
 )
 from roidask.regions.local_regions import local_region_labels
@@ -173,7 +173,12 @@ def _check_regions_args(maps_img, extract_type, mask_img):
         maps = maps[..., np.newaxis]
     if mask_img is not None:
         mask_img, mask = mask_input(mask_img, "mask_img")
-        check_same_grid(maps_img, mask_img, ("maps_img", "mask_img"))
+        if not same_grid(maps_img, mask_img):  # as nilearn: the mask follows the maps
+            from roidask.image.resampling import resample_img
+
+            mask_img = resample_img(mask_img, image_affine(maps_img), maps_img.shape[:3],
+                                    interpolation="nearest")
+            mask_img, mask = mask_input(mask_img, "mask_img")
         mask = mask.rechunk(maps.chunks[:3])[..., np.newaxis]
         maps = da.where(mask, maps, 0).astype(maps.dtype)
     return maps_img, maps
