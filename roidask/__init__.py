@@ -33,10 +33,10 @@ _LAZY = {
     "roidask._dask.cluster": ["get_client"],
     "roidask.image": [
         "binarize_img", "binary_closing", "binary_dilation", "binary_erosion",
-        "binary_fill_holes", "binary_opening", "concat_imgs", "get_data", "index_img",
-        "iter_img", "load_img", "mask_and", "mask_not", "mask_or", "math_img", "mean_img",
-        "new_img_like",
-        "resample_img", "resample_to_img", "smooth_img", "std_img", "threshold_img",
+        "binary_fill_holes", "binary_opening", "clean_img", "concat_imgs", "crop_img",
+        "get_data", "index_img", "iter_img", "load_img", "mask_and", "mask_not", "mask_or",
+        "math_img", "mean_img", "new_img_like", "resample_img", "resample_to_img",
+        "smooth_img", "std_img", "threshold_img",
     ],
     "roidask.io": [
         "attach_volume_labels", "open_zarr", "read_volume_labels", "to_nifti", "to_zarr",
