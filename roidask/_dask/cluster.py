@@ -15,8 +15,12 @@ Examples
 import contextlib
 import logging
 import os
+import re
+import shutil
 
 import dask
+import psutil
+from dask.utils import format_bytes, parse_bytes
 from distributed import Client, LocalCluster
 
 from roidask.errors import ParameterError, RoidaskError
@@ -52,6 +56,113 @@ def cores():
         return max(1, os.cpu_count() or 1)
 
 
+# room a worker needs above what it holds at rest for a task's chunks and results
+TASK_HEADROOM = 64 * 2**20
+# a worker process once its tasks have imported roidask (measured: ~182 MiB, Python 3.11)
+WORKER_PROCESS_AT_REST = 192 * 2**20
+PAUSE_KEY = "distributed.worker.memory.pause"
+
+
+def _machine_memory():
+    from distributed import system
+
+    return system.MEMORY_LIMIT
+
+
+def memory_limit_bytes(memory_limit, threads_per_worker=1, where="memory_limit"):
+    """A worker's memory limit in bytes (None: no limit), as ``LocalCluster`` reads it.
+
+    ``memory_limit`` is a size (``"2GB"``, bytes as a number), a fraction of
+    the machine's memory (a number <= 1), ``"auto"`` (the machine's memory
+    split by threads), or None / 0 (no limit). Anything else raises a
+    :class:`ParameterError` naming ``where``.
+
+    Examples
+    --------
+    >>> memory_limit_bytes("2GB")
+    2000000000
+    >>> memory_limit_bytes(0) is None
+    True
+    >>> memory_limit_bytes("lots")
+    Traceback (most recent call last):
+    ...
+    roidask.errors.ParameterError: memory_limit: expected a size such as 2GB, a fraction \
+of the machine's memory (<= 1), 'auto' or 0 (no limit), got 'lots'
+    """
+    expected = ("a size such as 2GB, a fraction of the machine's memory (<= 1), 'auto' or 0 "
+                "(no limit)")
+    if memory_limit is None:
+        return None
+    machine = _machine_memory()
+    if isinstance(memory_limit, str) and memory_limit.strip().lower() == "auto":
+        return int(machine * min(1, threads_per_worker / cores()))
+    if isinstance(memory_limit, bool):
+        raise ParameterError(where, expected, memory_limit)
+    try:
+        value = float(memory_limit)
+    except (TypeError, ValueError):
+        if not isinstance(memory_limit, str):
+            raise ParameterError(where, expected, memory_limit) from None
+        try:
+            value = parse_bytes(memory_limit.strip())
+        except ValueError:
+            raise ParameterError(where, expected, memory_limit) from None
+    if not value >= 0 or value == float("inf"):
+        raise ParameterError(where, expected, memory_limit)
+    if value == 0:
+        return None
+    return min(machine, int(value * machine if value <= 1 else value))
+
+
+def check_cluster_fits(n_workers, threads_per_worker, memory_limit, processes,
+                       resident=None):
+    """Refuse, before starting it, an embedded cluster that could never run a task.
+
+    A worker pauses (runs no task) once its process holds
+    ``distributed.worker.memory.pause`` (80 %) of its limit, and waits, with
+    no message, for memory that never comes. A worker starts holding about
+    what a worker process holds once it has imported roidask
+    (:data:`WORKER_PROCESS_AT_REST`, or less when this process holds less);
+    in the threads cluster every worker counts this whole process
+    (``resident``, bytes; by default measured). So the limit
+    must leave :data:`TASK_HEADROOM` above that below the pause fraction, and
+    the machine must hold all the workers. Raises :class:`ParameterError`
+    naming the smallest limit (or the most workers) that can work.
+
+    Examples
+    --------
+    >>> check_cluster_fits(1, 2, "4GB", False, resident=200 * 2**20)
+    >>> check_cluster_fits(1, 2, "200MB", False, resident=200 * 2**20)
+    Traceback (most recent call last):
+    ...
+    roidask.errors.ParameterError: memory_limit: expected at least 330.00 MiB per worker \
+(a worker holds ~200.00 MiB before its first task and pauses, waiting for memory, at 80% of \
+its limit), got '200MB'
+    """
+    limit = memory_limit_bytes(memory_limit, threads_per_worker)
+    if resident is None:
+        resident = psutil.Process().memory_info().rss
+    if processes:
+        resident = min(resident, WORKER_PROCESS_AT_REST)
+    machine = _machine_memory()
+    per_worker = (resident if processes else 0) + TASK_HEADROOM
+    most = max(1, (machine - (0 if processes else resident)) // per_worker)
+    if n_workers > most:
+        raise ParameterError(
+            "n_workers", f"at most {most} workers on this machine (its "
+            f"{format_bytes(machine)} hold that many workers of ~{format_bytes(per_worker)})",
+            n_workers)
+    pause = dask.config.get(PAUSE_KEY, 0.8)
+    if limit is None or not pause:
+        return
+    smallest = int((resident + TASK_HEADROOM) / float(pause)) + 1
+    if limit < smallest:
+        raise ParameterError(
+            "memory_limit", f"at least {format_bytes(smallest)} per worker (a worker holds "
+            f"~{format_bytes(resident)} before its first task and pauses, waiting for memory, "
+            f"at {float(pause):.0%} of its limit)", memory_limit)
+
+
 JOBQUEUE_KINDS = ("slurm", "pbs", "sge", "lsf", "htcondor", "moab", "oar")
 HPC_EXTRA = "hpc"
 
@@ -71,7 +182,35 @@ def jobqueue_cluster(kind, jobs=1, **options):
             "jobqueue", f'dask-jobqueue installed (pip install "roidask[{HPC_EXTRA}]")', kind
         ) from None
     name = {"htcondor": "HTCondor", "moab": "Moab", "oar": "OAR"}.get(kind, kind.upper())
-    cluster = getattr(dask_jobqueue, f"{name}Cluster")(**options)
+    cluster_class = getattr(dask_jobqueue, f"{name}Cluster")
+    for key in ("cores", "memory"):
+        if options.get(key) is None and dask.config.get(f"jobqueue.{kind}.{key}", None) is None:
+            raise ParameterError(
+                f"jobqueue.{key}", f"the {key} of each batch job, e.g. {{kind: {kind}, cores: 8, "
+                f"memory: 24GB}} (or jobqueue.{kind}.{key} in dask's config)", None)
+    # a free port for the dashboard, never a clash (and a warning) on 8787
+    options["scheduler_options"] = {
+        "dashboard_address": ":0",
+        **(dask.config.get(f"jobqueue.{kind}.scheduler-options", None) or {}),
+        **(options.get("scheduler_options") or {}),
+    }
+    try:
+        cluster = cluster_class(**options)
+    except (TypeError, ValueError) as err:
+        unknown = re.search(r"unexpected keyword argument '([^']+)'", str(err))
+        if unknown:
+            raise ParameterError(f"jobqueue.{unknown[1]}", f"an option that "
+                                 f"{cluster_class.__name__} takes (see dask-jobqueue's "
+                                 "documentation)", unknown[1]) from None
+        raise ParameterError("jobqueue", f"options that {cluster_class.__name__} takes: "
+                             + str(err).replace("\n", " "), sorted(options)) from None
+    submit = (getattr(cluster_class.job_cls, "submit_command", None) or "").split()[:1]
+    if jobs and submit and shutil.which(submit[0]) is None:
+        cluster.close()
+        raise ParameterError(
+            "jobqueue.kind", f"a batch system whose submit command ({submit[0]}) is on PATH: "
+            "run on the cluster's login node, or leave cluster.jobqueue out to run on this "
+            "machine", kind)
     if jobs:
         cluster.scale(jobs=int(jobs))
     return cluster
@@ -135,6 +274,7 @@ def get_client(scheduler=None, *, n_workers=None, threads_per_worker=None, memor
         n_workers, threads_per_worker = n_workers or cores(), threads_per_worker or 1
     else:
         n_workers, threads_per_worker = n_workers or 1, threads_per_worker or cores()
+    check_cluster_fits(int(n_workers), int(threads_per_worker), memory_limit, processes)
     cluster = LocalCluster(
         n_workers=int(n_workers),
         threads_per_worker=int(threads_per_worker),

@@ -49,9 +49,12 @@ Examples
 
 import contextlib
 import dataclasses
+import errno
 import os
 import shutil
+import signal
 import sys
+import threading
 import uuid
 import warnings
 from pathlib import Path
@@ -102,13 +105,37 @@ class NiftiRegions:
         del voxels
 
 
-def _preallocate_nifti(img, path, dtype):
-    """Write the header and size the file; return the store target."""
+def _preallocate_nifti(img, path, dtype, target=None):
+    """Write the header and size the file (for ``target``, named in errors); return the
+    store target."""
     header = nifti_header_for(img, dtype)
+    size = VOX_OFFSET + int(np.prod(img.shape)) * dtype.itemsize
     with open(path, "wb") as stream:
         header.write_to(stream)  # 348 header bytes + 4-byte extension flag
-        stream.truncate(VOX_OFFSET + int(np.prod(img.shape)) * dtype.itemsize)
+        stream.truncate(size)
+        _reserve(stream.fileno(), size, target or path)
     return NiftiRegions(str(path), tuple(img.shape), dtype.str)
+
+
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _reserve(fd, size, path):
+    """Give the file its disk blocks now: a full disk is an error here, naming the file.
+
+    A sparse file's blocks are only found when a task writes into the
+    mapped file, and a full disk then kills the process (SIGBUS) with no
+    message. A file system that cannot reserve (EOPNOTSUPP) is written as before.
+    """
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as err:
+        if err.errno not in NO_ROOM:
+            return
+        raise InputFileError(
+            path, f"cannot be written: {os.strerror(err.errno)} ({size} bytes needed)",
+            "free some space, or choose an output folder on another disk (--output)",
+        ) from None
 
 
 def _store_block(block, target, block_info=None):
@@ -218,7 +245,7 @@ class Materialisation:
     def _nifti_item(self, img, path, dtype, group):
         dtype = disk_dtype(dtype or img.dtype)
         raw = _hidden_temporary(path, ".nii")
-        target = _preallocate_nifti(img, raw, dtype)
+        target = _preallocate_nifti(img, raw, dtype, path)
         stored = store_chunks(_as_dask(img).astype(dtype), target)
         if not path.name.endswith(".gz"):
             return _Item(group, stored, path, raw)
@@ -257,25 +284,28 @@ class Materialisation:
         only; without one, the active dask scheduler runs one
         ``dask.compute`` and any failure is raised.
         """
-        try:
-            if client is None:
-                results = dask.compute(*[item.lazy for item in self._items])
-                errors = {}
-            else:
-                results, errors = _compute_on(client, self._items, show_progress)
-        except BaseException:
-            self._discard(lambda item: True)
-            raise
-        self._discard(lambda item: item.group in errors)
-        done = [(index, item, result) for index, (item, result)
-                in enumerate(zip(self._items, results)) if item.group not in errors]
-        try:
-            for _, item, _ in done:  # complete every store (its chunk record) before any moves
-                if item.path is not None and item.finish is not None:
-                    item.finish(item.temporary)
-        except BaseException:
-            self._discard(lambda item: True)
-            raise
+        with _SignalsKept() as signals:
+            try:
+                if client is None:
+                    results = dask.compute(*[item.lazy for item in self._items])
+                    errors = {}
+                else:
+                    results, errors = _compute_on(client, self._items, show_progress, signals)
+                signals.deliver()
+            except BaseException:
+                self._discard(lambda item: True)
+                raise
+            self._discard(lambda item: item.group in errors)
+            done = [(index, item, result) for index, (item, result)
+                    in enumerate(zip(self._items, results)) if item.group not in errors]
+            try:
+                for _, item, _ in done:  # complete every store (its chunk record) before moves
+                    if item.path is not None and item.finish is not None:
+                        item.finish(item.temporary)
+                signals.deliver()
+            except BaseException:
+                self._discard(lambda item: True)
+                raise
         values = {}
         for index, item, result in done:
             if item.path is None:
@@ -300,7 +330,7 @@ def _check_target(path, overwrite):
         raise InputFileError(parent, "is not writable", "choose an output folder you can write to")
 
 
-def _compute_on(client, items, show_progress):
+def _compute_on(client, items, show_progress, signals):
     from distributed import progress
 
     # unoptimised, as the runner persists what it builds: an optimised graph fuses
@@ -315,11 +345,71 @@ def _compute_on(client, items, show_progress):
     results, errors = [], {}
     for item, future in zip(items, futures):
         try:
-            results.append(future.result())
+            results.append(_result(future, signals))
         except Exception as err:  # a failed task: this group only
             results.append(None)
             errors.setdefault(item.group, err)
     return results, errors
+
+
+def _result(future, signals):
+    """``future.result()``, looking every :data:`SIGNAL_CHECK` seconds for a signal that
+    arrived while the waiting thread ran code that swallows exceptions."""
+    while True:
+        try:
+            return future.result(timeout=SIGNAL_CHECK)
+        except TimeoutError:
+            if future.done():
+                return future.result()
+            signals.deliver()
+
+
+SIGNAL_CHECK = 0.25
+KEPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _SignalsKept:
+    """While inside (in the main thread), remember each SIGINT / SIGTERM as well as handing
+    it to the handler in place (Ctrl-C's KeyboardInterrupt, the CLI's SIGTERM one).
+
+    Python runs a handler in the main thread between two bytecodes, and the exception it
+    raises is lost when that moment falls inside code that swallows exceptions: distributed's
+    gc callback (``Exception ignored in ...``), a weakref finaliser. The run then went on to
+    write every output, exit 0, after Ctrl-C. :meth:`deliver`, called where the run waits
+    and before any output is moved into place, calls the handler again for a signal whose
+    exception never arrived.
+    """
+
+    def __init__(self):
+        self.pending = []
+        self.previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in KEPT_SIGNALS:
+                handler = signal.getsignal(signum)
+                if callable(handler):
+                    self.previous[signum] = handler
+                    signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.pending.append(signum)
+        self.previous[signum](signum, frame)
+        self.pending.remove(signum)  # the handler returned: nothing to deliver
+
+    def deliver(self):
+        if self.pending:
+            signum = self.pending.pop()
+            self.pending.clear()
+            self.previous[signum](signum, None)
+
+    def __exit__(self, kind, value, traceback):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        if kind is None:
+            self.deliver()
+        return False
 
 
 def _move_into_place(temporary, path):

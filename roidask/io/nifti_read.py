@@ -12,6 +12,7 @@ and a long batch never holds more than the bound of files open.
 import collections
 import contextlib
 import gzip
+import logging
 import os
 import struct
 import threading
@@ -343,7 +344,8 @@ def open_nifti_header(path):
     if path.is_dir():
         raise InputFileError(path, "is a directory, not a NIfTI file")
     try:
-        image = nib.load(path, mmap=False)
+        with _quiet_header_fixes():
+            image = nib.load(path, mmap=False)
     except (nib.filebasedimages.ImageFileError, EOFError, OSError, zlib.error, ValueError) as err:
         if str(path).endswith(".gz"):
             check_gzip(path)  # a damaged gzip stream is named as such
@@ -361,6 +363,11 @@ def open_nifti_header(path):
         )
     if len(shape) < 3:
         raise InputFileError(path, f"has {len(shape)} dimensions {shape}; expected 3D or 4D")
+    if any(int(n) < 1 for n in shape):
+        raise InputFileError(path, f"is corrupt: its header gives a size of 0 or less along an "
+                             f"axis, shape {tuple(int(n) for n in shape)}",
+                             "re-copy or re-create the file")
+    _check_affine(path, image.affine)
     offset = int(image.dataobj.offset)
     expected = offset + int(np.prod(shape)) * image.get_data_dtype().itemsize
     if str(path).endswith(".gz"):
@@ -373,6 +380,36 @@ def open_nifti_header(path):
             "re-copy or re-create the file",
         )
     return image
+
+
+_HEADER_LOG_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_header_fixes():
+    """Keep nibabel's notes about header fields it fixes (``pixdim[1,2,3] should be non-zero``)
+    off the terminal: what matters of them is checked after loading, and named as one error."""
+    logger = nib.imageglobals.logger
+    with _HEADER_LOG_LOCK:  # threads opening headers restore the level in order
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
+
+
+def _check_affine(path, affine):
+    """Refuse an affine that maps no volume: non-finite, or singular (a voxel size of 0, or
+    two voxel axes along one direction), which no smoothing, resampling or mm size survives."""
+    affine = np.asarray(affine, dtype=float)
+    if np.all(np.isfinite(affine)) and np.linalg.matrix_rank(affine[:3, :3]) == 3:
+        return
+    rows = "; ".join(" ".join(f"{v:g}" for v in row) for row in affine[:3])
+    raise InputFileError(
+        path, f"has an affine that maps no volume (a voxel size of 0, two voxel axes along "
+        f"one direction, or a non-finite entry): [{rows}]",
+        "fix its sform/qform (nibabel's set_sform) or re-create the file")
 
 
 def _scaling(proxy):
