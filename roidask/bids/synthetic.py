@@ -1,14 +1,16 @@
 """Synthetic fMRIPrep-shaped derivatives, for tests and examples.
 
 :func:`make_fmriprep_like` writes a BIDS derivatives tree as fMRIPrep 23+
-does: ``dataset_description.json``; per run a ``desc-preproc_bold.nii.gz``,
-a ``desc-brain_mask.nii.gz``, a ``desc-confounds_timeseries.tsv`` with
+does: ``dataset_description.json``; per run a ``desc-preproc_bold.nii.gz``
+(written volume by volume, so a large study is made in bounded memory), a
+``desc-brain_mask.nii.gz``, a ``desc-confounds_timeseries.tsv`` with
 fMRIPrep's column names (``n/a`` in the first row of derivatives, FD and
 DVARS) and its ``.json`` sidecar with CompCor metadata; and a raw dataset
 beside it (``raw/``) holding each run's ``_events.tsv``. Motion has spikes,
 so scrubbing removes volumes.
 """
 
+import gzip
 import json
 from pathlib import Path
 
@@ -87,6 +89,22 @@ def _confounds(n, rng, spikes, n_acompcor, n_tcompcor, n_cosine):
     return table, meta
 
 
+def _write_bold(path, affine, shape, n_volumes, volumes):
+    """Write a float32 4D ``.nii.gz`` volume by volume: one volume in memory at a time."""
+    header = nib.Nifti1Header()
+    header.set_data_dtype(np.float32)
+    header.set_data_shape(tuple(shape) + (n_volumes,))
+    header.set_qform(affine, code=1)
+    header.set_sform(affine, code=1)
+    header.set_xyzt_units("mm", "sec")
+    header["pixdim"][4] = TR
+    header["vox_offset"] = 352
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header.binaryblock + b"\0" * 4)  # no extensions
+        for volume in volumes:
+            f.write(np.asarray(volume, dtype="<f4").tobytes(order="F"))
+
+
 def make_fmriprep_like(root, subjects=3, task="rest", runs=1, sessions=None, shape=(10, 12, 8),
                        n_volumes=60, n_spikes=3, n_acompcor=5, n_tcompcor=3, n_cosine=3,
                        seed=0, raw=True):
@@ -163,14 +181,11 @@ def make_fmriprep_like(root, subjects=3, task="rest", runs=1, sessions=None, sha
                 spikes = np.sort(rng.choice(np.arange(5, n_volumes - 2), n_spikes, replace=False))
                 table, meta = _confounds(n_volumes, rng, spikes, n_acompcor, n_tcompcor, n_cosine)
                 base = 800 + 200 * rng.random(shape)
-                data = base[..., None] + rng.normal(0, 10, shape + (n_volumes,))
-                data += 5 * table["trans_x"].to_numpy()[None, None, None, :]
-                data *= brain[..., None]
                 prefix = folder / f"{stem}_space-{SPACE}"
-                img = nib.Nifti1Image(data.astype(np.float32), affine)
-                img.header.set_xyzt_units("mm", "sec")
-                img.header["pixdim"][4] = TR
-                nib.save(img, f"{prefix}_desc-preproc_bold.nii.gz")
+                _write_bold(f"{prefix}_desc-preproc_bold.nii.gz", affine, shape, n_volumes,
+                            (brain * (base[..., None] + rng.normal(0, 10, shape + (1,))
+                                      + 5 * motion)[..., 0]
+                             for motion in table["trans_x"].to_numpy()))
                 (folder / f"{prefix.name}_desc-preproc_bold.json").write_text(
                     json.dumps({"RepetitionTime": TR, "TaskName": task, "SkullStripped": True}))
                 nib.save(nib.Nifti1Image(brain.astype(np.uint8), affine),
