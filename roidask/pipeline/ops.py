@@ -355,17 +355,6 @@ def _confound_args(confounds):
     return {"confounds": confounds.table, "sample_mask": confounds.sample_mask}
 
 
-def _named_regions(masker, lut):
-    """Name the fitted masker's regions from a look-up table (``index``, ``name``)."""
-    names = dict(zip(lut["index"].tolist(), lut["name"].tolist()))
-    missing = [int(v) for v in masker.region_ids_ if int(v) not in names]
-    if missing:
-        raise ParameterError("lut", "a look-up table naming every region of labels_img",
-                             f"no name for labels {missing[:5]}")
-    masker.region_names_ = [names[int(v)] for v in masker.region_ids_]
-    return masker
-
-
 @register("labels_masker", returns="extraction",
           params={"img": IMAGE, "labels_img": IMAGE, "mask_img": Optional(IMAGE),
                   "lut": Optional(Ref("lut")), "confounds": CONFOUNDS,
@@ -378,10 +367,8 @@ def labels_masker(img, labels_img, lut=None, confounds=None, **options):
     ``confounds`` (``$confounds`` of a BIDS config) cleans the signals with a
     run's confounds and removes its scrubbed volumes (``sample_mask``).
     """
-    masker = LabelsMasker(labels_img, **options).fit(img)
-    if lut is not None:
-        _named_regions(masker, lut)
-    return Extraction(masker, masker.transform(img, **_confound_args(confounds)))
+    masker = LabelsMasker(labels_img, lut=lut, **options)
+    return Extraction(masker, masker.fit_transform(img, **_confound_args(confounds)))
 
 
 @register("masker", returns="extraction",
