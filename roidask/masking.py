@@ -21,6 +21,7 @@ Examples
 """
 
 import numbers
+from pathlib import Path
 
 import dask
 import dask.array as da
@@ -31,7 +32,13 @@ from roidask._dask.data import dask_data
 from roidask._utils.checks import mask_values
 from roidask._utils.dtypes import float_dtype
 from roidask._utils.warnings import warn_user
-from roidask.errors import DimensionError, MaskWarning, ParameterError, RoidaskError
+from roidask.errors import (
+    DimensionError,
+    MaskWarning,
+    ParameterError,
+    ParameterTypeError,
+    RoidaskError,
+)
 from roidask.grid import (
     as_image,
     check_same_grid,
@@ -52,6 +59,9 @@ __all__ = [
     "compute_background_mask",
     "compute_brain_mask",
     "compute_epi_mask",
+    "compute_multi_background_mask",
+    "compute_multi_brain_mask",
+    "compute_multi_epi_mask",
     "intersect_masks",
     "load_mni152_template",
 ]
@@ -442,3 +452,87 @@ def intersect_masks(mask_imgs, *, threshold=0.5, connected=True):
         _intersect, masks[0].shape, threshold, bool(connected), *[dask_data(m) for m in masks]
     )
     return _on_grid(masks[0], result, name="mask")
+
+
+def _image_list(imgs, argument):
+    """A non-empty list of images or paths, each opened lazily."""
+    if isinstance(imgs, (str, bytes)) or not hasattr(imgs, "__len__"):
+        imgs = [imgs]
+    if len(imgs) == 0:
+        raise ParameterTypeError(argument, "an image or a non-empty list of images",
+                                 "an empty list")
+    from roidask.io import load_img
+
+    return [load_img(img) if isinstance(img, (str, Path)) else as_image(img, argument)
+            for img in imgs]
+
+
+def compute_multi_epi_mask(epi_imgs, *, lower_cutoff=0.2, upper_cutoff=0.85, connected=True,
+                           opening=2, threshold=0.5, exclude_zeros=False, target_affine=None,
+                           target_shape=None, n_jobs=1):
+    """The common EPI mask of several runs, as :func:`nilearn.masking.compute_multi_epi_mask`.
+
+    One :func:`compute_epi_mask` per image, then the voxels in more than
+    ``threshold`` of them (:func:`intersect_masks`). ``n_jobs`` is accepted for
+    nilearn's signature: the masks are one lazy graph.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from roidask.grid import new_image
+    >>> data = np.zeros((9, 9, 9, 4), "float32")
+    >>> data[2:7, 2:7, 2:7] = 100 + np.arange(4)
+    >>> runs = [new_image(data, np.eye(4)), new_image(data[..., :2], np.eye(4))]
+    >>> int(compute_multi_epi_mask(runs, opening=0).sum())
+    125
+    """
+    masks = [compute_epi_mask(img, lower_cutoff=lower_cutoff, upper_cutoff=upper_cutoff,
+                              connected=connected, opening=opening, exclude_zeros=exclude_zeros,
+                              target_affine=target_affine, target_shape=target_shape)
+             for img in _image_list(epi_imgs, "epi_imgs")]
+    return intersect_masks(masks, threshold=threshold, connected=connected)
+
+
+def compute_multi_background_mask(data_imgs, *, border_size=2, connected=True, opening=2,
+                                  threshold=0.5, target_affine=None, target_shape=None,
+                                  n_jobs=1):
+    """The common background mask of several runs, as nilearn's.
+
+    One :func:`compute_background_mask` per image (with nilearn's defaults
+    for several images: ``connected=True``, ``opening=2``), then the voxels
+    in more than ``threshold`` of them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from roidask.grid import new_image
+    >>> data = np.zeros((9, 9, 9, 3), "float32")
+    >>> data[2:7, 2:7, 2:7] = 1.0
+    >>> int(compute_multi_background_mask([new_image(data, np.eye(4))] * 2, opening=0).sum())
+    125
+    """
+    masks = [compute_background_mask(img, border_size=border_size, connected=connected,
+                                      opening=opening, target_affine=target_affine,
+                                      target_shape=target_shape)
+             for img in _image_list(data_imgs, "data_imgs")]
+    return intersect_masks(masks, threshold=threshold, connected=connected)
+
+
+def compute_multi_brain_mask(target_imgs, *, threshold=0.5, connected=True, opening=2,
+                             mask_type="whole-brain"):
+    """The template mask on the grid of the first of several images, as nilearn's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from roidask.grid import new_image
+    >>> affine = np.array([[4., 0, 0, -90], [0, 4, 0, -126], [0, 0, 4, -72], [0, 0, 0, 1]])
+    >>> runs = [new_image(np.zeros((46, 55, 46, 2)), affine)] * 2
+    >>> 20000 < int(compute_multi_brain_mask(runs).sum()) < 30000
+    True
+    """
+    images = _image_list(target_imgs, "target_imgs")
+    for n, img in enumerate(images[1:], start=1):
+        check_same_grid(images[0], img, ("target_imgs[0]", f"target_imgs[{n}]"))
+    return compute_brain_mask(images[0], threshold=threshold, connected=connected,
+                              opening=opening, mask_type=mask_type)

@@ -7,8 +7,8 @@ run) returns one lazy signals array per image, with confounds and sample
 masks given per image; a single image gives a single result. ``fit`` of a
 ``MultiMasker`` without ``mask_img`` computes one mask per image and keeps
 the voxels that at least ``threshold`` of them share
-(:func:`roidask.masking.intersect_masks`), with nilearn's defaults for
-several images (``connected=True``, ``opening=2``, ``threshold=0.5``).
+(:func:`roidask.masking.compute_multi_epi_mask` and its siblings, with
+nilearn's defaults for several images).
 
 nilearn's ``n_jobs`` is accepted and has nothing to do: the lazy results of
 all images are computed together, in parallel, by ``dask.compute``.
@@ -24,6 +24,8 @@ Examples
 [(4, 2), (6, 2)]
 """
 
+import functools
+
 from roidask.errors import ParameterError
 from roidask.maskers.inputs import _load
 from roidask.maskers.labels import LabelsMasker
@@ -32,11 +34,6 @@ from roidask.maskers.voxels import Masker
 
 __all__ = ["MultiLabelsMasker", "MultiMapsMasker", "MultiMasker", "MultiNiftiLabelsMasker",
            "MultiNiftiMapsMasker", "MultiNiftiMasker"]
-
-# nilearn's compute_multi_*_mask defaults, where they differ from the one-image ones
-MULTI_MASK_DEFAULTS = {"connected": True, "opening": 2}
-MULTI_MASK_THRESHOLD = 0.5
-
 
 def _is_image_list(imgs):
     return isinstance(imgs, (list, tuple))
@@ -115,12 +112,11 @@ class MultiMapsMasker(_MultiImages, MapsMasker):
 class MultiMasker(_MultiImages, Masker):
     """:class:`Masker` over a list of images (nilearn's ``MultiNiftiMasker``).
 
-    Without ``mask_img``, ``fit(imgs)`` computes one mask per image with
-    ``mask_strategy`` (and ``mask_args``, over nilearn's multi-image defaults
-    ``connected=True`` and ``opening=2``) and keeps the voxels in at least
-    ``mask_args["threshold"]`` (0.5) of them, like nilearn's
-    ``compute_multi_epi_mask`` and ``compute_multi_background_mask``; a
-    template strategy resamples the template onto the first image.
+    Without ``mask_img``, ``fit(imgs)`` computes the common mask of the
+    images with :func:`roidask.masking.compute_multi_epi_mask`,
+    :func:`~roidask.masking.compute_multi_background_mask` or
+    :func:`~roidask.masking.compute_multi_brain_mask` (``mask_strategy``;
+    ``mask_args`` are their options), as nilearn does.
     """
 
     _param_names = Masker._param_names + ("n_jobs",)
@@ -136,16 +132,20 @@ class MultiMasker(_MultiImages, Masker):
         self._images = [_load(img, "imgs") for img in images]
         return super().fit(self._images[0] if self._images else None)
 
-    def _compute_mask(self, img):
-        if self.mask_strategy not in ("background", "epi"):
-            return super()._compute_mask(img)
+    def _mask_function(self):
+        """nilearn's ``compute_multi_*_mask`` of the strategy."""
         from roidask import masking
 
+        if self.mask_strategy == "background":
+            return masking.compute_multi_background_mask
+        if self.mask_strategy == "epi":
+            return masking.compute_multi_epi_mask
+        template = super()._mask_function()  # compute_brain_mask with its mask_type
+        return functools.partial(masking.compute_multi_brain_mask, **template.keywords)
+
+    def _compute_mask(self, img):
         function = self._mask_function()
-        args = {**MULTI_MASK_DEFAULTS, **self._mask_arguments(function, extra=("threshold",))}
-        threshold = args.pop("threshold", MULTI_MASK_THRESHOLD)
-        masks = [function(one, **args) for one in self._images]
-        return masking.intersect_masks(masks, threshold=threshold, connected=args["connected"])
+        return function(self._images, **self._mask_arguments(function))
 
 
 #: nilearn's class names

@@ -106,7 +106,8 @@ class Masker(_BaseMasker):
         if not isinstance(self.mask_args or {}, dict):
             raise ParameterError("mask_args", "a dict of options", self.mask_args)
         accepted = set(inspect.signature(function).parameters) | set(extra)
-        accepted -= {"epi_img", "data_imgs", "target_img", "mask_type"}
+        accepted -= {"epi_img", "epi_imgs", "data_imgs", "target_img", "target_imgs",
+                     "mask_type"}
         unknown = sorted(set(args) - accepted)
         if unknown:
             raise ParameterError(
