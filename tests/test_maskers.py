@@ -412,17 +412,19 @@ def _assert_high_variance_parity(masker, reference, values, img, confounds=None)
     # nilearn computes the confounds of float32 data in float32 (roidask: float64); the
     # regression amplifies that rounding as psc does (see test_signal) ...
     assert_signals(signals.values, expected, rtol=5e-5)
-    # ... and given the same confounds in float64, nilearn agrees to the usual tolerance.
+    # ... and given the same confounds in float64 and the data as float64 (roidask cleans
+    # the float64 region means and rounds once), nilearn agrees to the usual tolerance.
     # A smoothing masker's region means come from the raw data (roidask applies the
-    # smoothing to the region weights, in float64, where nilearn rounds each smoothed
-    # voxel to float32): the float32 signals then differ by an ulp, which the float32
-    # cleaning amplifies as above.
-    high_variance = nilearn_high_variance_confounds(_nifti(values.astype(np.float64)))
+    # smoothing to the region weights, where nilearn smooths each voxel): they differ by
+    # rounding, which the cleaning amplifies as above.
+    values64 = values.astype(np.float64)
+    high_variance = nilearn_high_variance_confounds(_nifti(values64))
     extra = [] if confounds is None else confounds if isinstance(confounds, list) else [confounds]
     reference.set_params(high_variance_confounds=False)
-    expected = _quiet(reference.fit_transform, _nifti(values),
-                      confounds=[high_variance, *extra])
-    smoothed_sums = isinstance(masker, LabelsMasker) and masker.smoothing_fwhm is not None
+    labels = isinstance(masker, LabelsMasker)
+    expected = _quiet(reference.fit_transform, _nifti(values64 if labels else values),
+                      confounds=[high_variance, *extra]).astype(np.float32)
+    smoothed_sums = labels and masker.smoothing_fwhm is not None
     assert_signals(signals.values, expected, **({"rtol": 5e-5} if smoothed_sums else {}))
 
 

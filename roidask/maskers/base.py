@@ -148,11 +148,14 @@ class _BaseMasker:
         )
 
     def _clean(self, signals, confounds, dtype, sample_mask=None):
-        """Cast (nilearn's float dtype), clean and scrub a (t x n) lazy DataArray."""
-        signals = signals.astype(dtype)
+        """Clean and scrub a (t x n) lazy DataArray, then cast it to nilearn's float dtype.
+
+        Cleaning runs on the signals as extracted (float64 sums and means), so the
+        result is nilearn's on a float64 copy of the data, rounded once.
+        """
         needs_cleaning = self._needs_cleaning(confounds)
         if not needs_cleaning and sample_mask is None:
-            return signals
+            return signals.astype(dtype)
         if needs_cleaning:
             n_times = signals.sizes[TIME_DIM]
             other = signals.dims[1]
@@ -163,7 +166,7 @@ class _BaseMasker:
             sample_mask=sample_mask, confounds=confounds,
             standardize_confounds=self.standardize_confounds,
             low_pass=self.low_pass, high_pass=self.high_pass, t_r=self.t_r,
-        )
+        ).astype(dtype)
 
     def _transform(self, imgs, confounds, sample_mask):
         """What ``transform`` does for both maskers around their own ``_extract``.
