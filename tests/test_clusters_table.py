@@ -93,7 +93,7 @@ def test_negative_one_sided_and_label_maps(chunks):
 MOTOR_CHUNKINGS = {
     "one-chunk": None,
     "uneven": {"i": (20, 13, 20), "j": (30, 33), "k": (7, 39)},
-    "thin": {"i": 3, "j": 3, "k": 2},
+    "thin": {"i": 6, "j": 7, "k": 5},  # 810 chunks; 3x3x2 took 100 s per test
 }
 
 
