@@ -88,9 +88,12 @@ class MultiLabelsMasker(_MultiImages, LabelsMasker):
 
     _param_names = LabelsMasker._param_names + ("n_jobs",)
 
-    def __init__(self, labels_img=None, labels=None, *, n_jobs=1, **kwargs):
-        super().__init__(labels_img, labels, **kwargs)
-        self.n_jobs = n_jobs
+    def __init__(self, labels_img=None, labels=None, *, background_label=0, mask_img=None,
+                 smoothing_fwhm=None, standardize=False, standardize_confounds=True,
+                 high_variance_confounds=False, detrend=False, low_pass=None, high_pass=None,
+                 t_r=None, resampling_target="data", strategy="mean", keep_masked_labels=False,
+                 runs=None, lut=None, n_jobs=1):
+        self._set_params(locals())
 
     def fit(self, imgs=None, y=None):
         return super().fit(imgs[0] if _is_image_list(imgs) and imgs else imgs)
@@ -101,9 +104,11 @@ class MultiMapsMasker(_MultiImages, MapsMasker):
 
     _param_names = MapsMasker._param_names + ("n_jobs",)
 
-    def __init__(self, maps_img=None, *, n_jobs=1, **kwargs):
-        super().__init__(maps_img, **kwargs)
-        self.n_jobs = n_jobs
+    def __init__(self, maps_img=None, mask_img=None, *, allow_overlap=True,
+                 smoothing_fwhm=None, standardize=False, standardize_confounds=True,
+                 high_variance_confounds=False, detrend=False, low_pass=None, high_pass=None,
+                 t_r=None, resampling_target="data", runs=None, n_jobs=1):
+        self._set_params(locals())
 
     def fit(self, imgs=None, y=None):
         return super().fit(imgs[0] if _is_image_list(imgs) and imgs else imgs)
@@ -121,9 +126,11 @@ class MultiMasker(_MultiImages, Masker):
 
     _param_names = Masker._param_names + ("n_jobs",)
 
-    def __init__(self, mask_img=None, *, n_jobs=1, **kwargs):
-        super().__init__(mask_img, **kwargs)
-        self.n_jobs = n_jobs
+    def __init__(self, mask_img=None, *, runs=None, smoothing_fwhm=None, standardize=False,
+                 standardize_confounds=True, detrend=False, high_variance_confounds=False,
+                 low_pass=None, high_pass=None, t_r=None, target_affine=None,
+                 target_shape=None, mask_strategy="background", mask_args=None, n_jobs=1):
+        self._set_params(locals())
 
     def fit(self, imgs=None, y=None):
         images = imgs if _is_image_list(imgs) else [] if imgs is None else [imgs]

@@ -83,9 +83,9 @@ class RegionExtractor(MapsMasker):
     smoothing_fwhm : float or None
         Smoothing before the split into regions, and of the data the signals
         are taken from, as in nilearn.
-    **kwargs
-        The other parameters of :class:`MapsMasker` (``standardize``,
-        ``detrend``, ``low_pass``, ``high_pass``, ``t_r``, ...).
+    standardize, standardize_confounds, high_variance_confounds, detrend, low_pass, \
+high_pass, t_r, resampling_target, allow_overlap, runs
+        As in :class:`MapsMasker`.
 
     Attributes
     ----------
@@ -101,13 +101,11 @@ class RegionExtractor(MapsMasker):
 
     def __init__(self, maps_img=None, mask_img=None, *, min_region_size=1350, threshold=1.0,
                  thresholding_strategy="ratio_n_voxels", two_sided=False,
-                 extractor="local_regions", smoothing_fwhm=6, **kwargs):
-        super().__init__(maps_img, mask_img, smoothing_fwhm=smoothing_fwhm, **kwargs)
-        self.min_region_size = min_region_size
-        self.threshold = threshold
-        self.thresholding_strategy = thresholding_strategy
-        self.two_sided = two_sided
-        self.extractor = extractor
+                 extractor="local_regions", smoothing_fwhm=6, standardize=False,
+                 standardize_confounds=True, high_variance_confounds=False, detrend=False,
+                 low_pass=None, high_pass=None, t_r=None, resampling_target="data",
+                 allow_overlap=True, runs=None):
+        self._set_params(locals())
 
     def _thresholded(self, maps_img, mask_img):
         if self.thresholding_strategy not in THRESHOLDING_STRATEGIES:

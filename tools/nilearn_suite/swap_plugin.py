@@ -240,6 +240,8 @@ NOT_CLAIMED = {
 def _counterpart(namespace, name):
     if namespace == "nilearn.image" and name == "load_img":
         return roidask.load_img
+    if namespace == "nilearn.regions" and name == "RegionExtractor":
+        return roidask.maskers.RegionExtractor  # a masker: roidask's layers put it there
     if namespace == "nilearn.image" and name == "high_variance_confounds":
         return roidask.signal.high_variance_confounds  # roidask's takes an image, as this one
     module = {
