@@ -48,7 +48,9 @@ _LAZY = {
         "NotFittedError", "RegionExtractor", "SpheresMasker",
     ],
     "roidask.masking": [
-        "compute_background_mask", "compute_brain_mask", "compute_epi_mask", "intersect_masks",
+        "apply_mask", "compute_background_mask", "compute_brain_mask", "compute_epi_mask",
+        "compute_multi_background_mask", "compute_multi_brain_mask", "compute_multi_epi_mask",
+        "intersect_masks", "unmask",
     ],
     "roidask.glm": ["fdr_threshold", "threshold_stats_img"],
     "roidask.reporting": ["get_clusters_table"],

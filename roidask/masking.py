@@ -56,6 +56,7 @@ TEMPLATES_EXTRA = "templates"
 __all__ = [
     "MaskWarning",
     "TemplatesUnavailableError",
+    "apply_mask",
     "compute_background_mask",
     "compute_brain_mask",
     "compute_epi_mask",
@@ -64,6 +65,7 @@ __all__ = [
     "compute_multi_epi_mask",
     "intersect_masks",
     "load_mni152_template",
+    "unmask",
 ]
 
 
@@ -536,3 +538,105 @@ def compute_multi_brain_mask(target_imgs, *, threshold=0.5, connected=True, open
         check_same_grid(images[0], img, ("target_imgs[0]", f"target_imgs[{n}]"))
     return compute_brain_mask(images[0], threshold=threshold, connected=connected,
                               opening=opening, mask_type=mask_type)
+
+
+def _mask_now(mask_img):
+    """A 3D mask image's boolean values, in memory (they set the number of columns)."""
+    mask_img = as_image(mask_img, "mask_img")
+    if mask_img.ndim != 3:
+        raise DimensionError("mask_img", "a 3D mask", f"a {mask_img.ndim}D image",
+                             mask_img.ndim, 3)
+    (values,) = dask.compute(dask_data(mask_img))
+    return mask_img, mask_values(np.asarray(values), "mask_img")
+
+
+def apply_mask(imgs, mask_img, dtype="f", smoothing_fwhm=None, ensure_finite=True):
+    """The in-mask voxels of each volume, as :func:`nilearn.masking.apply_mask`, lazily.
+
+    Computes the (3D) mask now -- its voxel count is the number of columns --
+    and nothing of ``imgs``.
+
+    Parameters
+    ----------
+    imgs : xarray.DataArray or path
+        3D or 4D image on the mask's grid.
+    mask_img : xarray.DataArray or path
+        3D mask.
+    dtype : numpy dtype
+        Of the result (nilearn's default ``'f'``: float32).
+    smoothing_fwhm : float, optional
+        Smooth ``imgs`` first (FWHM in mm).
+    ensure_finite : bool
+        Set NaN and infinite values to 0 first.
+
+    Returns
+    -------
+    dask.array.Array
+        ``(n_volumes, n_voxels)`` (``(n_voxels,)`` for a 3D image), voxels
+        in C order of ``(i, j, k)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from roidask.grid import new_image
+    >>> img = new_image(np.arange(16.0).reshape(2, 2, 2, 2), np.eye(4))
+    >>> mask = new_image(np.array([[[1, 0], [0, 1]], [[0, 0], [1, 0]]]), np.eye(4))
+    >>> apply_mask(img, mask).compute().tolist()
+    [[0.0, 6.0, 12.0], [1.0, 7.0, 13.0]]
+    """
+    from roidask._dask.extraction import masked_voxels
+    from roidask.image.smoothing import smooth_img
+    from roidask.io import load_img
+
+    img = load_img(imgs) if isinstance(imgs, (str, Path)) else as_image(imgs, "imgs")
+    mask_img = load_img(mask_img) if isinstance(mask_img, (str, Path)) else mask_img
+    mask_img, mask = _mask_now(mask_img)
+    check_same_grid(img, mask_img, ("imgs", "mask_img"))
+    if smoothing_fwhm is not None:
+        img = smooth_img(img, smoothing_fwhm)
+    data = dask_data(img).astype(np.dtype(dtype))
+    if ensure_finite and data.dtype.kind == "f":
+        data = da.where(da.isfinite(data), data, 0).astype(data.dtype)
+    if img.ndim == 3:
+        return masked_voxels(data[..., np.newaxis], mask)[:, 0]
+    return masked_voxels(data, mask).T
+
+
+def unmask(X, mask_img, order="F"):
+    """Voxel values back onto the mask's grid, as :func:`nilearn.masking.unmask`, lazily.
+
+    Parameters
+    ----------
+    X : array-like, shape (n_volumes, n_voxels) or (n_voxels,)
+        Values of the in-mask voxels in C order (as :func:`apply_mask` gives them).
+    mask_img : xarray.DataArray or path
+        3D mask.
+    order : str
+        Accepted for nilearn's signature (the result is a lazy image).
+
+    Returns
+    -------
+    xarray.DataArray
+        4D image (3D for 1D ``X``), 0 outside the mask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from roidask.grid import new_image
+    >>> mask = new_image(np.array([[[1, 0], [0, 1]], [[0, 0], [1, 0]]]), np.eye(4))
+    >>> unmask(np.array([5.0, 6.0, 7.0]), mask).values.ravel().tolist()
+    [5.0, 0.0, 0.0, 6.0, 0.0, 0.0, 7.0, 0.0]
+    """
+    from roidask._dask.extraction import unmask as scatter
+    from roidask.io import load_img
+
+    mask_img = load_img(mask_img) if isinstance(mask_img, (str, Path)) else mask_img
+    mask_img, mask = _mask_now(mask_img)
+    values = X if isinstance(X, da.Array) else np.asarray(X)
+    if values.ndim not in (1, 2) or values.shape[-1] != int(mask.sum()):
+        raise ParameterError("X", f"(n_volumes, {int(mask.sum())}) or ({int(mask.sum())},) "
+                             "values, one per voxel of the mask", np.shape(values))
+    index = np.full(mask.shape, -1, dtype=np.int64)
+    index[mask] = np.arange(int(mask.sum()))
+    data = scatter(values, index, chunks=dask_data(mask_img).chunks)
+    return new_image(data, image_affine(mask_img), header=header_facts(mask_img))
