@@ -4,6 +4,7 @@ The disk is a real 48 kB tmpfs, mounted in a private mount namespace by ``unshar
 (no root needed); the run is the real ``roidask`` in a subprocess.
 """
 
+import gc
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
+from roidask._dask.cluster import get_client
 from roidask.grid import new_image
 from roidask.io.materialise import Materialisation
 
@@ -97,3 +99,13 @@ def test_ctrl_c_handled_where_it_lands_is_not_raised_twice(tmp_path):
         signal.signal(signal.SIGINT, previous)
     assert seen == [signal.SIGINT] * 8
     assert (tmp_path / "out.nii").is_file()
+
+
+def test_the_embedded_cluster_leaves_no_gc_callback_in_this_process():
+    """distributed's GC timer ran in the main thread and swallowed Ctrl-C: a run interrupted
+    while a collection ran printed ``Exception ignored in ... _gc_callback`` and wrote all."""
+    with get_client(n_workers=1, threads_per_worker=1, processes=False) as client:
+        assert client.submit(sum, [1, 2]).result() == 3
+        assert [callback for callback in gc.callbacks
+                if getattr(callback, "__module__", "").startswith("distributed")] == []
+

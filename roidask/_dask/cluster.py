@@ -286,4 +286,35 @@ def get_client(scheduler=None, *, n_workers=None, threads_per_worker=None, memor
         silence_logs=logging.CRITICAL,
     )
     with cluster, Client(cluster) as client:
+        _no_gc_callback_in_this_process()
+        _quiet_interrupted_gathers()
         yield client
+
+
+class _InterruptedGathers(logging.Filter):
+    """Drop asyncio's ``Task exception was never retrieved`` for ``AllExit``: what a gather
+    interrupted by Ctrl-C leaves behind (10 lines of distributed's traceback after the
+    CLI's one line saying the run was interrupted)."""
+
+    def filter(self, record):
+        error = record.exc_info[1] if record.exc_info else None
+        return type(error).__name__ != "AllExit"
+
+
+def _quiet_interrupted_gathers():
+    logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, _InterruptedGathers) for f in logger.filters):
+        logger.addFilter(_InterruptedGathers())
+
+
+def _no_gc_callback_in_this_process():
+    """Remove distributed's garbage-collection timer (``gc.callbacks``) from this process.
+
+    The embedded scheduler and workers install it to warn when collections take long. A
+    collection often runs in the main thread, and a Ctrl-C (or the CLI's SIGTERM) that
+    arrives during the callback raises inside it, where Python only prints ``Exception
+    ignored in: ... GCDiagnosis._gc_callback``: the run went on and wrote everything.
+    """
+    from distributed.gc import disable_gc_diagnosis
+
+    disable_gc_diagnosis(force=True)
