@@ -116,6 +116,36 @@ def parse_chunks(spec, ndim):
     raise ParameterError("chunks", f"{len(dims)} sizes for dims {dims}", spec)
 
 
+def check_chunk_spec(spec, where="chunks"):
+    """Check a chunk spec without the image: what :func:`resolve_chunks` would refuse.
+
+    For a config's ``inputs.NAME.chunks``, checked before any file is opened.
+    Each size must be an integer >= 1, or -1 / None / ``"auto"``. Raises
+    :class:`ParameterError` naming ``where``; returns the spec as a dict.
+
+    Examples
+    --------
+    >>> check_chunk_spec("t=100")
+    {'t': 100}
+    >>> check_chunk_spec({"t": -5}, "inputs.func.chunks")
+    Traceback (most recent call last):
+    ...
+    roidask.errors.ParameterError: inputs.func.chunks: expected sizes >= 1 (or -1 for the \
+whole axis) for ('i', 'j', 'k', 't'), got {'t': -5}
+    """
+    try:
+        parsed = parse_chunks(spec, 4)
+    except ParameterError as err:
+        raise ParameterError(where, err.expected, spec) from None
+    for size in (parsed or {}).values():
+        if size is None or size == -1 or size == "auto":
+            continue
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ParameterError(where, "sizes >= 1 (or -1 for the whole axis) for "
+                                 f"{SPATIAL_DIMS + (TIME_DIM,)}", spec)
+    return parsed
+
+
 def resolve_chunks(spec, shape, dtype):
     """Full chunk tuple for ``shape`` from a user spec (volume layout by default)."""
     default = volume_layout(shape, dtype)
