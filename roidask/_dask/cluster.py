@@ -79,8 +79,8 @@ def memory_limit_bytes(memory_limit, threads_per_worker=1, where="memory_limit")
 
     Examples
     --------
-    >>> memory_limit_bytes("2GB")
-    2000000000
+    >>> memory_limit_bytes("200MB")
+    200000000
     >>> memory_limit_bytes(0) is None
     True
     >>> memory_limit_bytes("lots")
@@ -131,7 +131,7 @@ def check_cluster_fits(n_workers, threads_per_worker, memory_limit, processes,
 
     Examples
     --------
-    >>> check_cluster_fits(1, 2, "4GB", False, resident=200 * 2**20)
+    >>> check_cluster_fits(1, 2, "400MB", False, resident=200 * 2**20)
     >>> check_cluster_fits(1, 2, "200MB", False, resident=200 * 2**20)
     Traceback (most recent call last):
     ...
