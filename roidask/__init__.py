@@ -35,7 +35,7 @@ _LAZY = {
         "binarize_img", "binary_closing", "binary_dilation", "binary_erosion",
         "binary_fill_holes", "binary_opening", "clean_img", "concat_imgs", "crop_img",
         "get_data", "index_img", "iter_img", "load_img", "mask_and", "mask_not", "mask_or",
-        "math_img", "mean_img", "new_img_like", "resample_img", "resample_to_img",
+        "math_img", "mean_img", "new_img_like", "reorder_img", "resample_img", "resample_to_img",
         "smooth_img", "std_img", "threshold_img",
     ],
     "roidask.io": [

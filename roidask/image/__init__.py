@@ -29,6 +29,7 @@ from roidask.image.morphology import (
     binary_opening,
 )
 from roidask.image.new_img import new_img_like
+from roidask.image.reordering import reorder_img
 from roidask.image.resampling import resample_img, resample_to_img
 from roidask.image.smoothing import smooth_img
 from roidask.image.thresholding import binarize_img, threshold_img
@@ -54,6 +55,7 @@ __all__ = [
     "math_img",
     "mean_img",
     "new_img_like",
+    "reorder_img",
     "resample_img",
     "resample_to_img",
     "smooth_img",
