@@ -54,7 +54,10 @@ _LAZY = {
     ],
     "roidask.glm": ["fdr_threshold", "threshold_stats_img"],
     "roidask.reporting": ["get_clusters_table"],
-    "roidask.regions": ["connected_region_labels", "connected_regions", "label", "region_sizes"],
+    "roidask.regions": [
+        "connected_label_regions", "connected_region_labels", "connected_regions", "label",
+        "region_sizes",
+    ],
     "roidask.signal": ["high_variance_confounds"],
     "roidask.stats": ["f_oneway", "ttest_1samp", "ttest_ind"],
 }

@@ -24,5 +24,7 @@ from roidask.regions.components import (
     label,
     region_sizes,
 )
+from roidask.regions.label_regions import connected_label_regions
 
-__all__ = ["connected_region_labels", "connected_regions", "label", "region_sizes"]
+__all__ = ["connected_label_regions", "connected_region_labels", "connected_regions", "label",
+           "region_sizes"]
