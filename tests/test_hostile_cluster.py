@@ -84,22 +84,24 @@ def test_the_smallest_limit_named_runs(data_dir, tmp_path):
     assert (tmp_path / "out" / "provenance.json").is_file()
 
 
-@pytest.mark.parametrize("cluster, fragments", [
-    ({"memory_limit": "1MB"}, ["memory_limit: expected at least", "got '1MB'"]),
-    ({"memory_limit": "lots"}, ["memory_limit: expected a size such as 2GB", "got 'lots'"]),
-    ({"memory_limit": "-3GB"}, ["memory_limit: expected a size", "got '-3GB'"]),
-    ({"n_workers": 100000}, ["n_workers: expected at most", "got 100000"]),
-    ({"jobqueue": {"kind": "slurm"}}, ["jobqueue.cores: expected the cores of each batch job"]),
+@pytest.mark.parametrize("cluster, fragments, code", [
+    ({"memory_limit": "1MB"}, ["memory_limit: expected at least", "got '1MB'"], 1),
+    # not a size at all: a config mistake, refused when the config is validated
+    ({"memory_limit": "lots"}, ["memory_limit: expected a size such as 2GB", "got 'lots'"], 2),
+    ({"memory_limit": "-3GB"}, ["memory_limit: expected a size", "got '-3GB'"], 2),
+    ({"n_workers": 100000}, ["n_workers: expected at most", "got 100000"], 1),
+    ({"jobqueue": {"kind": "slurm"}}, ["jobqueue.cores: expected the cores of each batch job"],
+     1),
     ({"jobqueue": {"kind": "slurm", "cores": 2}},
-     ["jobqueue.memory: expected the memory of each batch job"]),
+     ["jobqueue.memory: expected the memory of each batch job"], 1),
     ({"jobqueue": {"kind": "slurm", "cores": 2, "memory": "4GB", "bogus": 1}},
-     ["jobqueue.bogus: expected an option that SLURMCluster takes", "got 'bogus'"]),
+     ["jobqueue.bogus: expected an option that SLURMCluster takes", "got 'bogus'"], 1),
 ])
 def test_cluster_settings_that_cannot_work_fail_in_one_line(data_dir, tmp_path, cluster,
-                                                              fragments):
+                                                              fragments, code):
     out = tmp_path / "out"
     proc = run_config(config_with(tmp_path, cluster=cluster), data_dir, out)
-    assert_one_error_line(proc, *fragments)
+    assert_one_error_line(proc, *fragments, code=code)
     assert_nothing_written(out)
 
 

@@ -62,7 +62,8 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from roidask._dask.cluster import JOBQUEUE_KINDS
+from roidask._dask.chunks import check_chunk_spec
+from roidask._dask.cluster import JOBQUEUE_KINDS, memory_limit_bytes
 from roidask.errors import ParameterError
 from roidask.pipeline import ops  # noqa: F401  (registers the operations)
 from roidask.pipeline.bids_study import (
@@ -95,10 +96,21 @@ OUTPUT_SUFFIXES = {
     ".csv": "table", ".tsv": "table", ".parquet": "table",
     ".png": "figure", ".html": "report",
 }
+class MemoryLimit(Spec):
+    """A worker memory limit as ``LocalCluster`` reads it (``2GB``, a fraction, ``auto``)."""
+
+    def check(self, value, where):
+        try:
+            memory_limit_bytes(value, where=where)
+        except ParameterError as err:
+            raise ConfigError(where, err.expected, value) from None
+        return value
+
+
 CLUSTER_KEYS = {
     "n_workers": Number(minimum=1, integer=True),
     "threads_per_worker": Number(minimum=1, integer=True),
-    "memory_limit": Text(),
+    "memory_limit": MemoryLimit(),
     "processes": Flag(),
     "jobqueue": Spec(),
     "scheduler": Text(),
@@ -185,6 +197,11 @@ def _input(name, value, where):
     if isinstance(value, str):
         value = {"path": value}
     value = _mapping(value, where)
+    if value.get("chunks") is not None:
+        try:
+            check_chunk_spec(value["chunks"], f"{where}.chunks")
+        except ParameterError as err:
+            raise ConfigError(err.name, err.expected, value["chunks"]) from None
     if "bids" in value:
         unknown = set(value) - {"bids", "chunks"}
         if unknown:
@@ -504,8 +521,13 @@ def load_config(path, *, check_files=True, output_root=None, inputs_dir=None, in
     path = Path(path)
     if not path.exists():
         raise ConfigError("config", "an existing YAML file", str(path))
+    if path.is_dir():
+        raise ConfigError("config", "a YAML file, not a folder", str(path))
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError("config", "a UTF-8 text file",
+                          f"{path}: byte {err.start} is not UTF-8") from None
     except yaml.YAMLError as err:
         raise ConfigError("config", "valid YAML", f"{path}: {err}".replace("\n", " ")) from None
     if inputs:
