@@ -81,22 +81,45 @@ def label_codes(labels, label_values):
 SLAB_BYTES = 16 * 2**20  # float64 working memory per slab of volumes
 
 
-def _labelled_slabs(block, codes, n_labels):
+def _labelled_voxels(codes, chunks, n_labels):
+    """Per spatial block: where its labelled voxels are once flattened (C and F order),
+    and their codes, as a dask array of one object per block.
+
+    Computed once, from the in-memory codes, when the graph is built: in the
+    tasks it would be redone for every chunk of volumes.
+    """
+    bounds = [np.cumsum((0,) + c) for c in chunks]
+    found = np.empty(tuple(len(c) for c in chunks), dtype=object)
+    for index in np.ndindex(*found.shape):
+        block = codes[tuple(slice(b[i], b[i + 1]) for b, i in zip(bounds, index))]
+        entry = {}
+        for order in "CF":
+            flat = np.ravel(block, order=order)
+            where = np.flatnonzero(flat < n_labels)
+            entry[order] = (None if where.size == flat.size else where, flat[where])
+        found[index] = entry
+    return da.from_array(found, chunks=1)
+
+
+def _labelled_slabs(block, labelled, n_labels):
     """Yield float64 (labelled voxels x volumes) slabs of a 4D block, with their codes.
 
-    Only labelled voxels are kept (a copy in the block's own dtype), then
-    volumes are converted to float64 a slab at a time, so working memory
-    stays near :data:`SLAB_BYTES` whatever the chunk size. Non-finite
-    values become 0. An F-ordered block (as NIfTI reads give) is flattened
-    without a reordering copy.
+    Only labelled voxels are kept (a copy in the block's own dtype; their
+    positions come from :func:`_labelled_voxels`), then volumes are
+    converted to float64 a slab at a time, so working memory stays near
+    :data:`SLAB_BYTES` whatever the chunk size. Non-finite values become 0.
+    An F-ordered block (as NIfTI reads give) is flattened without a
+    reordering copy.
     """
     block = np.asarray(block)
     order = "F" if block.flags.f_contiguous and not block.flags.c_contiguous else "C"
     flat = block.reshape(-1, block.shape[-1], order=order)
-    codes = np.ravel(codes, order=order)
-    labelled = codes < n_labels
-    if not labelled.all():
-        flat, codes = flat[labelled], codes[labelled]
+    where, codes = labelled.flat[0][order]
+    if where is not None:  # volume by volume: contiguous gathers (5x faster than one take)
+        kept = np.empty((where.size, flat.shape[1]), dtype=flat.dtype, order="F")
+        for column in range(flat.shape[1]):
+            np.take(flat[:, column], where, out=kept[:, column])
+        flat = kept
     step = max(1, SLAB_BYTES // (8 * max(1, flat.shape[0])))
     for start in range(0, max(1, flat.shape[1]), step):
         values = flat[:, start:start + step].astype(np.float64, order="F")
@@ -113,10 +136,10 @@ def _bincount_columns(codes, values, n_bins):
     return out
 
 
-def _block_partials(block, codes, n_labels, kind):
+def _block_partials(block, labelled, n_labels, kind):
     """Partial statistics of one chunk, shaped (1, 1, 1, n_labels, t, fields)."""
     parts = [_slab_partials(values, slab_codes, n_labels, kind)
-             for values, slab_codes in _labelled_slabs(block, codes, n_labels)]
+             for values, slab_codes in _labelled_slabs(block, labelled, n_labels)]
     return np.concatenate(parts, axis=1)[None, None, None]
 
 
@@ -247,11 +270,11 @@ def label_statistics(data, codes, n_labels, strategy="mean", *, split_every=None
         strategy, "moments"
     )
     n_fields = N_FIELDS if kind == "moments" else 1
-    codes_dask = da.from_array(codes, chunks=data.chunks[:3])
+    labelled = _labelled_voxels(codes, data.chunks[:3], n_labels)
     partials = da.blockwise(
-        _block_partials, "ijklts", data, "ijkt", codes_dask, "ijk",
+        _block_partials, "ijklts", data, "ijkt", labelled, "ijk",
         new_axes={"l": n_labels, "s": n_fields}, adjust_chunks={"i": 1, "j": 1, "k": 1},
-        n_labels=n_labels, kind=kind, dtype=np.float64,
+        n_labels=n_labels, kind=kind, dtype=np.float64, align_arrays=False,
         meta=np.empty((0,) * 6, dtype=np.float64),
     )
     stats = _reduce_partials(partials, kind, split_every)
