@@ -77,11 +77,16 @@ def test_ctrl_c_swallowed_during_the_computation_still_stops_the_run(tmp_path):
     data = da.ones((4, 4, 4), chunks=2, dtype="float32").map_blocks(_swallow_an_interrupt)
     materialisation = Materialisation()
     materialisation.add_image(new_image(data, np.eye(4)), tmp_path / "out.nii.gz")
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with dask.config.set(scheduler="synchronous"), pytest.raises(KeyboardInterrupt):
-        materialisation.run()
+    # Python's own Ctrl-C handler (another test's import of dask_jobqueue's runner
+    # replaces it process-wide with one that exits)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with dask.config.set(scheduler="synchronous"), pytest.raises(KeyboardInterrupt):
+            materialisation.run()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert sorted(tmp_path.iterdir()) == []
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_ctrl_c_handled_where_it_lands_is_not_raised_twice(tmp_path):
