@@ -74,13 +74,13 @@ def _swallow_an_interrupt(block):
 
 def test_ctrl_c_swallowed_during_the_computation_still_stops_the_run(tmp_path):
     """A Ctrl-C lost in such code used to let the run go on and write every output."""
-    data = da.ones((4, 4, 4), chunks=2, dtype="float32").map_blocks(_swallow_an_interrupt)
-    materialisation = Materialisation()
-    materialisation.add_image(new_image(data, np.eye(4)), tmp_path / "out.nii.gz")
     # Python's own Ctrl-C handler (another test's import of dask_jobqueue's runner
     # replaces it process-wide with one that exits)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        data = da.ones((4, 4, 4), chunks=2, dtype="float32").map_blocks(_swallow_an_interrupt)
+        materialisation = Materialisation()
+        materialisation.add_image(new_image(data, np.eye(4)), tmp_path / "out.nii.gz")
         with dask.config.set(scheduler="synchronous"), pytest.raises(KeyboardInterrupt):
             materialisation.run()
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
