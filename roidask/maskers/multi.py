@@ -39,6 +39,11 @@ def _is_image_list(imgs):
     return isinstance(imgs, (list, tuple))
 
 
+def _first(imgs):
+    """The image a fit on a list works with: its first (nilearn's rule), or ``imgs`` itself."""
+    return imgs[0] if _is_image_list(imgs) and imgs else imgs
+
+
 def _per_image(values, n_images, argument):
     """``values`` (None, or one per image) as a list of one entry per image."""
     if values is None:
@@ -96,7 +101,7 @@ class MultiLabelsMasker(_MultiImages, LabelsMasker):
         self._set_params(locals())
 
     def fit(self, imgs=None, y=None):
-        return super().fit(imgs[0] if _is_image_list(imgs) and imgs else imgs)
+        return super().fit(_first(imgs))
 
 
 class MultiMapsMasker(_MultiImages, MapsMasker):
@@ -111,7 +116,7 @@ class MultiMapsMasker(_MultiImages, MapsMasker):
         self._set_params(locals())
 
     def fit(self, imgs=None, y=None):
-        return super().fit(imgs[0] if _is_image_list(imgs) and imgs else imgs)
+        return super().fit(_first(imgs))
 
 
 class MultiMasker(_MultiImages, Masker):
